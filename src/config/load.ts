@@ -1,0 +1,145 @@
+import { readFile } from 'node:fs/promises'
+import { dirname, resolve } from 'node:path'
+import { LineCounter, parseDocument } from 'yaml'
+import { ConfigError, type ConfigProblem } from '../errors.js'
+import { toMs } from './duration.js'
+import { PositionFinder, type Position } from './positions.js'
+import { DEFAULTS, type ConfigInput, type RouteInput } from './schema.js'
+import { validateSchema } from './validate.js'
+
+/** A route after validation: defaults applied, durations in milliseconds, paths absolute. */
+export type Route = Readonly<Omit<Required<RouteInput>, 'closeGrace' | 'killGrace' | 'cwd' | 'command' | 'passEnv'> & {
+  command: readonly string[]
+  passEnv: readonly string[]
+  /** The route's path as written, such as `/count/:n`. */
+  path: string
+  /** The program: `command[0]` until {@link resolveExecutables} makes it an absolute path. */
+  executable: string
+  /** Where `command[0]` stands in the source, for start-up errors. */
+  commandAt: Position
+  /** Absolute working directory, or undefined for the server's own. */
+  cwd: string | undefined
+  closeGraceMs: number
+  killGraceMs: number
+}>
+
+/** A validated, frozen configuration. */
+export type Config = Readonly<{
+  /** Where it came from: a file path, or `<command line>`. */
+  source: string
+  /** The folder relative paths in the configuration are resolved against. */
+  baseDir: string
+  listen: Readonly<Required<NonNullable<ConfigInput['listen']>>>
+  routes: readonly Route[]
+}>
+
+const PARAM_SEGMENT = /^:([A-Za-z_][A-Za-z0-9_]*)$/
+
+/**
+ * Reads, validates and normalises a YAML configuration file (`file` is resolved against `cwd`).
+ * @throws {ConfigError} naming file, line, column and key of every problem.
+ */
+export async function loadConfigFile (file: string, cwd = process.cwd()): Promise<Config> {
+  const path = resolve(cwd, file)
+  let text: string
+  try {
+    text = await readFile(path, 'utf8')
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code ?? 'EIO'
+    throw new ConfigError([{ file, line: 1, column: 1, key: '', message: `cannot read the file (${code})` }])
+  }
+  return parseConfig(text, file, dirname(path))
+}
+
+/**
+ * Validates and normalises a configuration given as YAML text; `source` names it in errors and
+ * relative paths resolve against `baseDir`.
+ * @throws {ConfigError} naming the line, column and key of every problem.
+ */
+export function parseConfig (text: string, source: string, baseDir: string): Config {
+  const lines = new LineCounter()
+  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true })
+  const where = new PositionFinder(doc, lines)
+  const problem = (path: readonly string[], message: string, key = false): ConfigProblem =>
+    ({ file: source, ...where.of(path, key), key: path.join('.'), message })
+
+  const syntax = [...doc.errors, ...doc.warnings]
+  if (syntax.length > 0) {
+    throw new ConfigError(syntax.map((e) => ({ file: source, ...where.at(e.pos[0]), key: '', message: e.message.split('\n')[0] as string })))
+  }
+  const value: unknown = doc.toJS()
+  const schemaProblems = validateSchema(value)
+  if (schemaProblems.length > 0) throw new ConfigError(byPlace(schemaProblems.map((p) => problem(p.path, p.message, p.key))))
+
+  const input = value as ConfigInput
+  const problems: ConfigProblem[] = []
+  for (const [path, route] of Object.entries(input.routes)) problems.push(...checkRoute(path, route, problem))
+  if (problems.length > 0) throw new ConfigError(byPlace(problems))
+  return normalise(input, source, baseDir, (path) => where.of(['routes', path, 'command', '0']))
+}
+
+/** Route rules a schema cannot express: path syntax, one pattern per parameter, valid patterns. */
+function checkRoute (path: string, route: RouteInput, problem: (p: readonly string[], m: string, key?: boolean) => ConfigProblem): ConfigProblem[] {
+  const at = ['routes', path]
+  const out: ConfigProblem[] = []
+  const names = new Set<string>()
+  const segments = path === '/' ? [] : path.slice(1).split('/')
+  for (const segment of segments) {
+    if (segment === '') {
+      out.push(problem(at, 'a route path has no empty segments (no // and no trailing /)', true))
+      continue
+    }
+    if (!segment.startsWith(':')) continue
+    const name = PARAM_SEGMENT.exec(segment)?.[1]
+    if (name === undefined) out.push(problem(at, `${segment} is not a valid parameter (use :name with letters, digits and _)`, true))
+    else if (names.has(name)) out.push(problem(at, `parameter :${name} appears twice`, true))
+    else names.add(name)
+  }
+  const params = route.params ?? {}
+  for (const name of names) {
+    if (params[name] === undefined) out.push(problem([...at, 'params'], `path parameter :${name} needs a pattern in params`))
+  }
+  for (const [name, pattern] of Object.entries(params)) {
+    if (!names.has(name)) out.push(problem([...at, 'params', name], `is not a parameter of the path ${path}`, true))
+    try {
+      RegExp(pattern)
+    } catch (err) {
+      out.push(problem([...at, 'params', name], `invalid regular expression: ${(err as Error).message}`))
+    }
+  }
+  if (/\{[A-Za-z_][A-Za-z0-9_]*\}/.test(route.command[0] as string) && names.size > 0) {
+    out.push(problem([...at, 'command', '0'], 'the program itself cannot come from a path parameter'))
+  }
+  if (route.stderr === 'tagged' && route.mode === 'binary') {
+    out.push(problem([...at, 'stderr'], 'tagged needs mode: text'))
+  }
+  return out
+}
+
+function byPlace (problems: ConfigProblem[]): ConfigProblem[] {
+  return problems.sort((a, b) => a.line - b.line || a.column - b.column)
+}
+
+function normalise (input: ConfigInput, source: string, baseDir: string, commandAt: (path: string) => Position): Config {
+  const routes = Object.entries(input.routes).map(([path, r]): Route => Object.freeze({
+    path,
+    executable: r.command[0] as string,
+    commandAt: commandAt(path),
+    command: Object.freeze([...r.command]),
+    params: Object.freeze({ ...r.params }),
+    mode: r.mode ?? DEFAULTS.mode,
+    stderr: r.stderr ?? DEFAULTS.stderr,
+    env: Object.freeze({ ...r.env }),
+    passEnv: Object.freeze([...(r.passEnv ?? DEFAULTS.passEnv)]),
+    cwd: r.cwd === undefined ? undefined : resolve(baseDir, r.cwd),
+    maxLineBytes: r.maxLineBytes ?? DEFAULTS.maxLineBytes,
+    closeGraceMs: toMs(r.closeGrace ?? DEFAULTS.closeGrace),
+    killGraceMs: toMs(r.killGrace ?? DEFAULTS.killGrace)
+  }))
+  return Object.freeze({
+    source,
+    baseDir,
+    listen: Object.freeze({ host: input.listen?.host ?? DEFAULTS.host, port: input.listen?.port ?? DEFAULTS.port }),
+    routes: Object.freeze(routes)
+  })
+}

@@ -1,0 +1,76 @@
+import { Type, type Static, type TUnsafe } from '@sinclair/typebox'
+import { DURATION_PATTERN } from './duration.js'
+
+/** Default values of the configuration, used by the schema's `default` keywords and by normalisation. */
+export const DEFAULTS = Object.freeze({
+  host: '127.0.0.1',
+  port: 8080,
+  mode: 'text',
+  stderr: 'log',
+  passEnv: Object.freeze(['PATH', 'LD_LIBRARY_PATH']),
+  maxLineBytes: 1_048_576,
+  closeGrace: '1s',
+  killGrace: '2s'
+} as const)
+
+/** Keyword read by the error formatter: the message shown when a union (`anyOf`) fails. */
+export const MESSAGE_KEYWORD = 'x-message'
+
+function StringEnum<const T extends readonly string[]> (values: T, options: { default?: T[number], description?: string } = {}): TUnsafe<T[number]> {
+  return Type.Unsafe<T[number]>({ type: 'string', enum: values, ...options })
+}
+
+const Duration = (description: string, defaultValue: string) => Type.Union([
+  Type.Integer({ minimum: 0 }),
+  Type.String({ pattern: DURATION_PATTERN })
+], { description, default: defaultValue, [MESSAGE_KEYWORD]: 'must be a duration such as 500ms, 1s, 5m, or a number of milliseconds' })
+
+const EnvName = Type.String({ pattern: '^[A-Za-z_][A-Za-z0-9_]*$' })
+
+/** Text and binary framing of a route's standard streams. */
+export const MODES = ['text', 'binary'] as const
+/** What happens to a route's standard error. */
+export const STDERR_MODES = ['log', 'discard', 'merge', 'tagged'] as const
+
+/** One route: the program started for each WebSocket connection to its path. */
+export const RouteSchema = Type.Object({
+  command: Type.Array(Type.String(), {
+    minItems: 1,
+    description: 'argv of the program, run without a shell; {name} in an element is replaced by the path parameter'
+  }),
+  params: Type.Optional(Type.Record(Type.String({ pattern: '^[A-Za-z_][A-Za-z0-9_]*$' }), Type.String({ minLength: 1 }), {
+    additionalProperties: false,
+    description: 'a regular expression for each :name in the path; it must match the whole decoded segment'
+  })),
+  mode: Type.Optional(StringEnum(MODES, { default: DEFAULTS.mode, description: 'text: one line per message; binary: raw chunks' })),
+  stderr: Type.Optional(StringEnum(STDERR_MODES, { default: DEFAULTS.stderr, description: 'log, discard, merge into stdout, or tagged JSON messages (text mode)' })),
+  env: Type.Optional(Type.Record(Type.String({ pattern: '^[A-Za-z_][A-Za-z0-9_]*$' }), Type.String(), { additionalProperties: false, description: 'variables set for the program' })),
+  passEnv: Type.Optional(Type.Array(EnvName, { default: DEFAULTS.passEnv, description: 'server environment variables handed down' })),
+  cwd: Type.Optional(Type.String({ minLength: 1, description: 'working directory, relative to the config file' })),
+  maxLineBytes: Type.Optional(Type.Integer({ minimum: 1, default: DEFAULTS.maxLineBytes, description: 'text mode: longer lines are split into several messages' })),
+  closeGrace: Type.Optional(Duration('after the client leaves: stdin is closed, then this long before SIGTERM', DEFAULTS.closeGrace)),
+  killGrace: Type.Optional(Duration('after SIGTERM, this long before SIGKILL', DEFAULTS.killGrace))
+}, { additionalProperties: false })
+
+/** The whole configuration file. */
+export const ConfigSchema = Type.Object({
+  $schema: Type.Optional(Type.String({ description: 'editor hint, ignored' })),
+  listen: Type.Optional(Type.Object({
+    host: Type.Optional(Type.String({ minLength: 1, default: DEFAULTS.host })),
+    port: Type.Optional(Type.Integer({ minimum: 0, maximum: 65535, default: DEFAULTS.port }))
+  }, { additionalProperties: false })),
+  routes: Type.Record(Type.String({ pattern: '^/' }), RouteSchema, {
+    minProperties: 1,
+    additionalProperties: false,
+    description: 'URL path (segments, :name parameters) to route'
+  })
+}, {
+  $id: 'https://github.com/wsexec/wsexec/config/wsexec.schema.json',
+  title: 'wsexec configuration',
+  additionalProperties: false
+})
+
+/** A route as written in the file. */
+export type RouteInput = Static<typeof RouteSchema>
+/** The configuration file as written. */
+export type ConfigInput = Static<typeof ConfigSchema>

@@ -1,0 +1,105 @@
+import type { Route } from './config/load.js'
+
+/** One element of a route's argv: fixed text, or text with `{name}` parameter slots. */
+type ArgTemplate = string | ReadonlyArray<string | { param: string }>
+
+/** A route ready for matching: its path split into segments and its patterns compiled. */
+export interface CompiledRoute {
+  readonly route: Route
+  readonly segments: ReadonlyArray<string | { param: string, pattern: RegExp }>
+  readonly argv: readonly ArgTemplate[]
+}
+
+/** Routes in matching order: exact paths first, then parameterised paths in file order. */
+export interface RouteTable {
+  readonly exact: ReadonlyMap<string, CompiledRoute>
+  readonly parameterised: readonly CompiledRoute[]
+}
+
+/** A route matched by a request path, with its decoded parameters. */
+export interface RouteMatch {
+  readonly compiled: CompiledRoute
+  readonly params: Readonly<Record<string, string>>
+}
+
+const SLOT = /\{([A-Za-z_][A-Za-z0-9_]*)\}/g
+
+/** Compiles validated routes for {@link matchRoute}; patterns must match a whole segment. */
+export function compileRoutes (routes: readonly Route[]): RouteTable {
+  const exact = new Map<string, CompiledRoute>()
+  const parameterised: CompiledRoute[] = []
+  for (const route of routes) {
+    const segments = route.path === '/'
+      ? []
+      : route.path.slice(1).split('/').map((s) => s.startsWith(':')
+        ? { param: s.slice(1), pattern: new RegExp(`^(?:${route.params[s.slice(1)] as string})$`) }
+        : s)
+    const argv = route.command.map((arg) => compileArg(arg, route.params))
+    const compiled: CompiledRoute = { route, segments, argv }
+    if (segments.every((s) => typeof s === 'string')) {
+      if (!exact.has(route.path)) exact.set(route.path, compiled)
+    } else {
+      parameterised.push(compiled)
+    }
+  }
+  return { exact, parameterised }
+}
+
+function compileArg (arg: string, params: Readonly<Record<string, string>>): ArgTemplate {
+  const parts: Array<string | { param: string }> = []
+  let last = 0
+  for (const m of arg.matchAll(SLOT)) {
+    const name = m[1] as string
+    if (params[name] === undefined) continue
+    parts.push(arg.slice(last, m.index), { param: name })
+    last = m.index + m[0].length
+  }
+  if (parts.length === 0) return arg
+  parts.push(arg.slice(last))
+  return parts
+}
+
+/**
+ * The route for a URL path (without the query), or undefined when none matches. A parameter
+ * matches one segment, percent-decoded, that its whole pattern accepts.
+ */
+export function matchRoute (table: RouteTable, pathname: string): RouteMatch | undefined {
+  const exact = table.exact.get(pathname)
+  if (exact !== undefined) return { compiled: exact, params: {} }
+  if (table.parameterised.length === 0) return undefined
+  const parts = pathname === '/' ? [] : pathname.slice(1).split('/')
+  for (const compiled of table.parameterised) {
+    const params = matchSegments(compiled.segments, parts)
+    if (params !== undefined) return { compiled, params }
+  }
+  return undefined
+}
+
+function matchSegments (segments: CompiledRoute['segments'], parts: readonly string[]): Record<string, string> | undefined {
+  if (segments.length !== parts.length) return undefined
+  const params: Record<string, string> = {}
+  for (let i = 0; i < segments.length; i++) {
+    const segment = segments[i] as CompiledRoute['segments'][number]
+    const part = parts[i] as string
+    if (typeof segment === 'string') {
+      if (segment !== part) return undefined
+      continue
+    }
+    let value: string
+    try {
+      value = decodeURIComponent(part)
+    } catch {
+      return undefined
+    }
+    if (!segment.pattern.test(value)) return undefined
+    params[segment.param] = value
+  }
+  return params
+}
+
+/** The argv for a matched route: each `{name}` slot replaced by its parameter's value. */
+export function buildArgv (match: RouteMatch): string[] {
+  return match.compiled.argv.map((arg) => typeof arg === 'string'
+    ? arg
+    : arg.map((part) => typeof part === 'string' ? part : match.params[part.param] as string).join(''))
+}

@@ -1,0 +1,148 @@
+import { randomUUID } from 'node:crypto'
+import type { IncomingMessage } from 'node:http'
+import type { Socket } from 'node:net'
+import websocket from '@fastify/websocket'
+import fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify'
+import type WebSocket from 'ws'
+import type { Config, Route } from './config/load.js'
+import { errors } from './errors.js'
+import { buildArgv, compileRoutes, matchRoute, type RouteMatch, type RouteTable } from './routes.js'
+import { routeEnvironment, sessionEnvironment } from './session/env.js'
+import { Session } from './session/session.js'
+import { VERSION } from './version.js'
+
+/** Largest message accepted from a client, in bytes. */
+export const MAX_MESSAGE_BYTES = 1_048_576
+
+/** What {@link buildServer} needs. */
+export interface ServerOptions {
+  readonly config: Config
+  readonly logger: FastifyBaseLogger
+  /** The server's environment, from which routes' `passEnv` variables are taken. */
+  readonly env?: Readonly<Record<string, string | undefined>>
+}
+
+/** The live state of a server: its routes (replaceable) and its sessions. */
+export interface WsexecState {
+  readonly sessions: ReadonlySet<Session>
+  readonly config: Config
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    wsexec: WsexecState
+  }
+  interface FastifyRequest {
+    wsexecMatch: RouteMatch | null
+  }
+}
+
+interface Routing {
+  readonly config: Config
+  readonly table: RouteTable
+  readonly envs: ReadonlyMap<Route, Readonly<Record<string, string>>>
+}
+
+function compile (config: Config, env: Readonly<Record<string, string | undefined>>): Routing {
+  const software = `wsexec/${VERSION}`
+  const envs = new Map(config.routes.map((r) => [r, routeEnvironment(r, env, software)]))
+  return { config, table: compileRoutes(config.routes), envs }
+}
+
+/**
+ * A fastify server that serves the configuration's routes over WebSocket. It never listens:
+ * call `listen()`. Closing it ends every session with 1001 and terminates their processes.
+ */
+export async function buildServer (options: ServerOptions): Promise<FastifyInstance> {
+  const env = options.env ?? {}
+  const routing = compile(options.config, env)
+  const sessions = new Set<Session>()
+  const app = fastify({
+    loggerInstance: options.logger,
+    logController: new LogController({ disableRequestLogging: true }),
+    return503OnClosing: true
+  })
+
+  app.decorate('wsexec', {
+    sessions,
+    get config () { return routing.config }
+  })
+  app.decorateRequest('wsexecMatch', null)
+
+  await app.register(websocket, {
+    options: { maxPayload: MAX_MESSAGE_BYTES, perMessageDeflate: false },
+    // ws closes the connection itself on protocol errors (1002, 1007, 1009): only log them.
+    errorHandler (err: Error, _socket: WebSocket, request: FastifyRequest) {
+      request.log.info({ err: { message: err.message, code: (err as NodeJS.ErrnoException).code } }, 'websocket error')
+    },
+    preClose: async () => {
+      for (const s of sessions) s.shutdown()
+      await Promise.all([...sessions].map((s) => s.done))
+      app.websocketServer.close()
+    }
+  })
+
+  // Sessions log their own start and end; a refused request gets one line here.
+  app.addHook('onResponse', (request, reply, done) => {
+    if (reply.statusCode >= 400) {
+      request.log.info({ status: reply.statusCode, path: request.url.split('?')[0], remote: request.socket.remoteAddress, upgrade: request.ws }, 'request refused')
+    }
+    done()
+  })
+
+  app.setNotFoundHandler((request, reply) => {
+    reply.send(new errors.ROUTE_NOT_FOUND(request.url.split('?')[0]))
+  })
+
+  app.route({
+    method: 'GET',
+    url: '/*',
+    onRequest (request: FastifyRequest, reply: FastifyReply, done: () => void) {
+      const pathname = request.url.split('?')[0] as string
+      const match = matchRoute(routing.table, pathname)
+      if (match === undefined) {
+        reply.send(new errors.ROUTE_NOT_FOUND(pathname))
+        return
+      }
+      request.wsexecMatch = match
+      done()
+    },
+    handler (request, reply) {
+      reply.header('upgrade', 'websocket')
+      reply.send(new errors.UPGRADE_REQUIRED((request.wsexecMatch as RouteMatch).compiled.route.path))
+    },
+    wsHandler (ws: WebSocket, request: FastifyRequest) {
+      const match = request.wsexecMatch as RouteMatch
+      const route = match.compiled.route
+      const raw: IncomingMessage = request.raw
+      const socket = raw.socket as Socket
+      const id = randomUUID()
+      const remoteAddress = socket.remoteAddress ?? ''
+      const pathname = request.url.split('?')[0] as string
+      const childEnv = sessionEnvironment(routing.envs.get(route) as Record<string, string>, route, {
+        remoteAddress,
+        remotePort: socket.remotePort ?? 0,
+        serverPort: socket.localPort ?? 0,
+        url: request.url,
+        pathname,
+        headers: raw.headers,
+        secure: false
+      }, match.params, id)
+      const session = new Session({
+        id,
+        route,
+        file: route.executable,
+        args: buildArgv(match).slice(1),
+        env: childEnv,
+        ws,
+        socket,
+        log: request.log.child({ session: id, route: route.path }),
+        remoteAddress
+      })
+      sessions.add(session)
+      session.done.then(() => sessions.delete(session), () => {})
+      session.start()
+    }
+  })
+  return app
+}

@@ -1,0 +1,71 @@
+import type { IncomingHttpHeaders } from 'node:http'
+import type { Route } from '../config/load.js'
+
+/** What a session's environment is built from: the request as the server saw it. */
+export interface RequestInfo {
+  readonly remoteAddress: string
+  readonly remotePort: number
+  readonly serverPort: number
+  /** The request target as sent, such as `/count/5?x=1`. */
+  readonly url: string
+  readonly pathname: string
+  readonly headers: IncomingHttpHeaders
+  readonly secure: boolean
+}
+
+// The `Proxy` header would become HTTP_PROXY in the child (httpoxy): never hand it down.
+const DROPPED_HEADERS = new Set(['proxy'])
+
+/**
+ * The part of a route's environment that is the same for every session: the variables of
+ * `passEnv` taken from the server's environment, and the constant CGI variables.
+ */
+export function routeEnvironment (route: Route, serverEnv: Readonly<Record<string, string | undefined>>, software: string): Readonly<Record<string, string>> {
+  const env: Record<string, string> = {}
+  for (const name of route.passEnv) {
+    const value = serverEnv[name]
+    if (value !== undefined) env[name] = value
+  }
+  env['SERVER_SOFTWARE'] = software
+  env['GATEWAY_INTERFACE'] = 'websocketd-CGI/0.1'
+  env['SERVER_PROTOCOL'] = 'HTTP/1.1'
+  env['REQUEST_METHOD'] = 'GET'
+  env['PATH_INFO'] = ''
+  env['PATH_TRANSLATED'] = ''
+  env['AUTH_TYPE'] = ''
+  env['CONTENT_LENGTH'] = ''
+  env['CONTENT_TYPE'] = ''
+  env['REMOTE_IDENT'] = ''
+  env['REMOTE_USER'] = ''
+  env['WSEXEC_ROUTE'] = route.path
+  return Object.freeze(env)
+}
+
+/**
+ * The whole environment of one session's program, websocketd-compatible: the route's constant
+ * part, `HTTP_<HEADER>` for each request header, the request's CGI variables, the path
+ * parameters as `WSEXEC_PARAM_<NAME>`, and last the route's own `env`.
+ */
+export function sessionEnvironment (base: Readonly<Record<string, string>>, route: Route, request: RequestInfo, params: Readonly<Record<string, string>>, sessionId: string): Record<string, string> {
+  const env: Record<string, string> = { ...base }
+  for (const name in request.headers) {
+    if (DROPPED_HEADERS.has(name)) continue
+    const value = request.headers[name] as string | string[]
+    env[`HTTP_${name.toUpperCase().replace(/[^A-Z0-9]/g, '_')}`] = Array.isArray(value) ? value.join(', ') : value
+  }
+  const query = request.url.indexOf('?')
+  const host = request.headers.host ?? ''
+  env['REMOTE_ADDR'] = request.remoteAddress
+  env['REMOTE_HOST'] = request.remoteAddress
+  env['REMOTE_PORT'] = String(request.remotePort)
+  env['SERVER_NAME'] = host.startsWith('[') ? host.slice(0, host.indexOf(']') + 1) : host.split(':')[0] as string
+  env['SERVER_PORT'] = String(request.serverPort)
+  env['SCRIPT_NAME'] = request.pathname
+  env['QUERY_STRING'] = query === -1 ? '' : request.url.slice(query + 1)
+  env['REQUEST_URI'] = request.url
+  env['UNIQUE_ID'] = sessionId
+  if (request.secure) env['HTTPS'] = 'on'
+  for (const name in params) env[`WSEXEC_PARAM_${name.toUpperCase()}`] = params[name] as string
+  for (const name in route.env) env[name] = route.env[name] as string
+  return env
+}

@@ -1,0 +1,35 @@
+/** WebSocket opcodes of data frames (RFC 6455 §5.2). */
+export const Opcode = Object.freeze({ TEXT: 0x1, BINARY: 0x2 })
+
+function headerBytes (length: number): number {
+  return length < 126 ? 2 : length < 65_536 ? 4 : 10
+}
+
+/**
+ * Encodes payloads as unmasked, final server-to-client frames in one buffer, so that all the
+ * messages of one chunk of output cost one socket write. Text payloads must be valid UTF-8.
+ */
+export function encodeFrames (payloads: readonly Buffer[], opcode: number): Buffer {
+  let size = 0
+  for (const p of payloads) size += headerBytes(p.length) + p.length
+  const out = Buffer.allocUnsafe(size)
+  let at = 0
+  for (const p of payloads) {
+    const length = p.length
+    out[at++] = 0x80 | opcode
+    if (length < 126) {
+      out[at++] = length
+    } else if (length < 65_536) {
+      out[at++] = 126
+      out.writeUInt16BE(length, at)
+      at += 2
+    } else {
+      out[at++] = 127
+      out.writeUInt32BE(Math.floor(length / 0x1_0000_0000), at)
+      out.writeUInt32BE(length >>> 0, at + 4)
+      at += 8
+    }
+    at += p.copy(out, at)
+  }
+  return out
+}

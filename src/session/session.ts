@@ -1,0 +1,289 @@
+import { EventEmitter } from 'node:events'
+import type { Socket } from 'node:net'
+import { performance } from 'node:perf_hooks'
+import type { Readable, Writable } from 'node:stream'
+import { execa } from 'execa'
+import type { FastifyBaseLogger } from 'fastify'
+import WebSocket from 'ws'
+import { CloseCode, closeForExit, closeForProtocolError, closeForSpawnError, type Close } from '../close-codes.js'
+import type { Route } from '../config/load.js'
+import { framingFor, type Framing, type StreamName } from './framing.js'
+import { LineSplitter } from './line-splitter.js'
+import { ProcessGroup } from './process-group.js'
+
+/** Bytes of frames the server lets wait in the socket before it stops reading the program's output. */
+export const OUTPUT_HIGH_WATER_BYTES = 256 * 1024
+
+/** What a session needs: the program to start and the connection it serves. */
+export interface SessionOptions {
+  readonly id: string
+  readonly route: Route
+  /** Absolute path of the program. */
+  readonly file: string
+  readonly args: readonly string[]
+  readonly env: Readonly<Record<string, string>>
+  readonly ws: WebSocket
+  /** The connection's TCP socket, to which output frames are written directly. */
+  readonly socket: Socket
+  readonly log: FastifyBaseLogger
+  readonly remoteAddress: string
+}
+
+/** Message and byte counts of one direction. */
+export interface Traffic {
+  messages: number
+  bytes: number
+}
+
+/** How a session ended, as logged and returned by {@link Session.done}. */
+export interface SessionSummary {
+  exitCode: number | null
+  signal: string | null
+  /** The spawn error code (ENOENT, EACCES…) when the program could not start. */
+  spawnError: string | null
+  closeCode: number
+  closedBy: 'server' | 'client'
+  durationMs: number
+  in: Traffic
+  out: Traffic
+}
+
+/**
+ * One WebSocket connection bridged to one process: output becomes frames (see {@link Framing}),
+ * messages become input, with backpressure both ways. When the program ends, its output is
+ * delivered and the close code carries its exit status; when the client leaves, stdin is closed,
+ * and the process group gets SIGTERM after `closeGrace` and SIGKILL after `killGrace`.
+ * Emits `output-paused`/`output-resumed` and `input-paused` when backpressure stops a direction.
+ */
+export class Session extends EventEmitter {
+  readonly id: string
+  readonly route: Route
+  readonly #o: SessionOptions
+  readonly #framing: Framing
+  readonly #started = performance.now()
+  readonly #in: Traffic = { messages: 0, bytes: 0 }
+  readonly #out: Traffic = { messages: 0, bytes: 0 }
+  #child: ReturnType<typeof spawnProgram> | undefined
+  #group: ProcessGroup | undefined
+  #outputs: Readable[] = []
+  #openOutputs = 0
+  #exit: { code: number | null, signal: string | null } | undefined
+  #spawnError: string | null = null
+  #clientGone = false
+  #closeSent: Close | undefined
+  #closeCode: number = CloseCode.NORMAL
+  #graceTimer: NodeJS.Timeout | undefined
+  #finished = false
+  readonly #done: Promise<SessionSummary>
+  #resolveDone!: (summary: SessionSummary) => void
+
+  constructor (options: SessionOptions) {
+    super()
+    this.id = options.id
+    this.route = options.route
+    this.#o = options
+    this.#framing = framingFor(options.route)
+    this.#done = new Promise((resolve) => { this.#resolveDone = resolve })
+  }
+
+  /** Settles once the program has ended and the connection is closed. */
+  get done (): Promise<SessionSummary> {
+    return this.#done
+  }
+
+  /** The process id, once started. */
+  get pid (): number | undefined {
+    return this.#child?.pid
+  }
+
+  /** Bytes the server holds for this session: frames not yet sent, and input not yet written. */
+  bufferedBytes (): { toClient: number, toProgram: number } {
+    return {
+      toClient: this.#o.socket.writableLength,
+      toProgram: (this.#child?.stdin?.writableLength ?? 0) + this.#o.socket.readableLength
+    }
+  }
+
+  /** Starts the program and bridges it to the connection. */
+  start (): void {
+    const { route, ws } = this.#o
+    const child = spawnProgram(this.#o)
+    this.#child = child
+    // Settles after the streams are done; failures are read from the events below instead.
+    child.then(() => {}, () => {})
+    child.once('error', (err: NodeJS.ErrnoException) => this.#onError(err))
+    child.once('exit', (code, signal) => this.#onExit(code, signal))
+    ws.on('message', (data: Buffer, isBinary: boolean) => this.#onMessage(data, isBinary))
+    ws.once('close', (code: number) => this.#onClientClose(code))
+    ws.on('error', (err: NodeJS.ErrnoException) => this.#onProtocolError(err))
+    if (child.pid === undefined) return
+    this.#group = new ProcessGroup(child.pid, route.killGraceMs)
+    this.#o.log.info({ childPid: child.pid, remote: this.#o.remoteAddress }, 'session start')
+    const stdin = child.stdin as Writable
+    stdin.on('error', () => { /* EPIPE when the program stops reading: input is dropped */ })
+    this.#watch(child.stdout as Readable, 'stdout')
+    if (route.stderr === 'merge' || route.stderr === 'tagged') this.#watch(child.stderr as Readable, 'stderr')
+    else if (route.stderr === 'log') this.#logStderr(child.stderr as Readable)
+  }
+
+  /** Ends the session from the server's side: close code 1001 and the process group terminated. */
+  shutdown (reason = 'server shutting down'): void {
+    this.#sendClose({ code: CloseCode.GOING_AWAY, reason })
+    this.#stopInput()
+    this.#group?.terminate()
+  }
+
+  /** Ends the session at once: SIGKILL to the process group and the connection dropped. */
+  kill (): void {
+    this.#group?.kill()
+    this.#o.ws.terminate()
+  }
+
+  #watch (stream: Readable, name: StreamName): void {
+    this.#outputs.push(stream)
+    this.#openOutputs++
+    stream.on('data', (chunk: Buffer) => this.#send(this.#framing.encode(chunk, name)))
+    stream.once('end', () => {
+      this.#send(this.#framing.flush(name))
+      this.#openOutputs--
+      this.#maybeClose()
+    })
+  }
+
+  #send (encoded: { bytes: Buffer, messages: number } | null): void {
+    if (encoded === null || this.#clientGone || this.#closeSent !== undefined) return
+    const { socket } = this.#o
+    this.#out.messages += encoded.messages
+    this.#out.bytes += encoded.bytes.length
+    socket.write(encoded.bytes)
+    if (socket.writableLength < OUTPUT_HIGH_WATER_BYTES) return
+    for (const s of this.#outputs) s.pause()
+    this.emit('output-paused')
+    socket.once('drain', () => {
+      for (const s of this.#outputs) s.resume()
+      this.emit('output-resumed')
+    })
+  }
+
+  #logStderr (stream: Readable): void {
+    const splitter = new LineSplitter(this.route.maxLineBytes)
+    const lines: Buffer[] = []
+    const flush = (): void => {
+      for (const line of lines) this.#o.log.warn({ childPid: this.pid, stderr: line.toString('utf8') }, 'program stderr')
+      lines.length = 0
+    }
+    stream.on('data', (chunk: Buffer) => { splitter.push(chunk, lines); flush() })
+    stream.once('end', () => { splitter.end(lines); flush() })
+  }
+
+  #onMessage (data: Buffer, isBinary: boolean): void {
+    this.#in.messages++
+    this.#in.bytes += data.length
+    const stdin = this.#child?.stdin
+    if (stdin === undefined || stdin === null || !stdin.writable) return
+    let ok = true
+    for (const part of this.#framing.decode(data, isBinary)) ok = stdin.write(part)
+    if (ok) return
+    const { ws } = this.#o
+    ws.pause()
+    this.emit('input-paused')
+    const resume = (): void => {
+      stdin.off('drain', resume)
+      stdin.off('close', resume)
+      ws.resume()
+    }
+    stdin.on('drain', resume)
+    stdin.on('close', resume)
+  }
+
+  /** ws has already sent the close frame for a protocol error: record it as the server's close. */
+  #onProtocolError (err: NodeJS.ErrnoException): void {
+    const code = closeForProtocolError(err.code)
+    if (code === undefined || this.#closeSent !== undefined) return
+    this.#closeSent = { code, reason: err.message }
+    this.#closeCode = code
+  }
+
+  #onError (err: NodeJS.ErrnoException): void {
+    if (this.#child?.pid !== undefined) return
+    this.#spawnError = err.code ?? 'EUNKNOWN'
+    this.#o.log.warn({ err: { code: err.code, message: err.message }, remote: this.#o.remoteAddress }, 'spawn failed')
+    this.#exit = { code: null, signal: null }
+    this.#sendClose(closeForSpawnError(this.#spawnError))
+    this.#maybeFinish()
+  }
+
+  #onExit (code: number | null, signal: NodeJS.Signals | null): void {
+    this.#exit = { code, signal }
+    clearTimeout(this.#graceTimer)
+    // Background children of the program end with it.
+    this.#group?.terminate()
+    this.#maybeClose()
+    this.#maybeFinish()
+  }
+
+  /** Sends the exit status once the program has exited and all its output is framed. */
+  #maybeClose (): void {
+    if (this.#exit === undefined || this.#openOutputs > 0) return
+    this.#sendClose(closeForExit(this.#exit.code, this.#exit.signal))
+  }
+
+  #sendClose (close: Close): void {
+    if (this.#closeSent !== undefined || this.#clientGone) return
+    this.#closeSent = close
+    this.#closeCode = close.code
+    this.#o.ws.close(close.code, close.reason)
+  }
+
+  #onClientClose (code: number): void {
+    this.#clientGone = true
+    if (this.#closeSent === undefined) this.#closeCode = code
+    this.#stopInput()
+    if (this.#exit === undefined && this.#group !== undefined) {
+      const group = this.#group
+      this.#graceTimer = setTimeout(() => group.terminate(), this.route.closeGraceMs)
+    }
+    this.#maybeFinish()
+  }
+
+  /** Closes stdin, and keeps reading output (discarding it) so the program is never stuck writing. */
+  #stopInput (): void {
+    this.#child?.stdin?.end()
+    for (const s of this.#outputs) s.resume()
+  }
+
+  #maybeFinish (): void {
+    if (this.#finished || this.#exit === undefined || this.#o.ws.readyState !== WebSocket.CLOSED) return
+    this.#finished = true
+    const summary: SessionSummary = {
+      exitCode: this.#exit.code,
+      signal: this.#exit.signal,
+      spawnError: this.#spawnError,
+      closeCode: this.#closeCode,
+      closedBy: this.#closeSent === undefined ? 'client' : 'server',
+      durationMs: Math.round(performance.now() - this.#started),
+      in: { ...this.#in },
+      out: { ...this.#out }
+    }
+    this.#o.log.info({ childPid: this.pid, remote: this.#o.remoteAddress, ...summary }, 'session end')
+    this.#resolveDone(summary)
+  }
+}
+
+/** Starts the program without a shell, as the leader of a new process group, with exactly `env`. */
+function spawnProgram (o: SessionOptions) {
+  return execa(o.file, o.args, {
+    argv0: o.route.command[0] as string,
+    ...(o.route.cwd === undefined ? {} : { cwd: o.route.cwd }),
+    env: o.env,
+    extendEnv: false,
+    stdin: 'pipe',
+    stdout: 'pipe',
+    stderr: o.route.stderr === 'discard' ? 'ignore' : 'pipe',
+    buffer: false,
+    reject: false,
+    detached: true,
+    cleanup: false,
+    stripFinalNewline: false
+  })
+}

@@ -1,0 +1,194 @@
+import { spawn } from 'node:child_process'
+import { EventEmitter, once } from 'node:events'
+import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { PassThrough } from 'node:stream'
+import { fileURLToPath } from 'node:url'
+import t from 'tap'
+import { main, type CliIO } from '../src/cli.js'
+import { VERSION } from '../src/version.js'
+import { connect } from './helpers/client.js'
+
+const root = fileURLToPath(new URL('..', import.meta.url))
+
+interface Run { code: number, stdout: string, stderr: string }
+
+async function run (argv: string[], extra: Partial<CliIO> = {}): Promise<Run> {
+  const stdout = new PassThrough()
+  const stderr = new PassThrough()
+  const out: Buffer[] = []
+  const err: Buffer[] = []
+  stdout.on('data', (d: Buffer) => out.push(d))
+  stderr.on('data', (d: Buffer) => err.push(d))
+  const code = await main(argv, { stdout, stderr, env: { PATH: process.env['PATH'] }, cwd: root, ...extra })
+  return { code, stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString() }
+}
+
+async function tempConfig (t: Test, yaml: string): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), 'wsexec-cli-'))
+  t.teardown(() => rm(dir, { recursive: true, force: true }))
+  const file = join(dir, 'routes.yaml')
+  await writeFile(file, yaml)
+  return file
+}
+type Test = Parameters<Parameters<typeof t.test>[1]>[0]
+
+t.test('--help and --version', async (t) => {
+  const help = await run(['--help'])
+  t.equal(help.code, 0)
+  t.match(help.stdout, /^Usage: wsexec \[options\]/)
+  t.match(help.stdout, /--check/)
+  t.same(await run(['-v']), { code: 0, stdout: `wsexec ${VERSION}\n`, stderr: '' })
+})
+
+t.test('usage errors exit 2 with the reason and the usage', async (t) => {
+  for (const [argv, reason] of [
+    [['--nope'], /Unknown option '--nope'/],
+    [['stray'], /Unexpected argument 'stray'/],
+    [['--port', 'http'], /--port must be a number from 0 to 65535, not "http"/],
+    [['--port', '70000'], /--port must be a number/],
+    [['--log-level', 'loud'], /--log-level must be one of trace, debug, info, warn, error, fatal, silent, not "loud"/],
+    [['--'], /a command is expected after --/],
+    [['--config', 'x.yaml', '--', 'cat'], /--config and a command after -- exclude each other/]
+  ] as const) {
+    const r = await run([...argv])
+    t.equal(r.code, 2, argv.join(' '))
+    t.match(r.stderr, reason)
+    t.match(r.stderr, /Usage: wsexec/)
+  }
+})
+
+t.test('--check validates the bundled configuration and prints its routes', async (t) => {
+  const r = await run(['--check'])
+  t.equal(r.code, 0, r.stderr)
+  t.match(r.stdout, /^config\/routes\.yaml: valid, \d+ routes, listen 127\.0\.0\.1:8080\n/)
+  t.match(r.stdout, /\n {2}\/count\/:n {2}seq 1 \{n\} {2}\[text, stderr log; n: \^\[0-9\]\{1,6\}\$\]\n/)
+})
+
+t.test('--check on a broken configuration shows file:line:column: key and exits 2', async (t) => {
+  const file = await tempConfig(t, 'routes:\n  /bc:\n    command: [bc, -q]\n    mode: txt\n  /x:\n    command: [no-such-program-here]\n')
+  const r = await run(['--check', '-c', file])
+  t.equal(r.code, 2)
+  t.equal(r.stderr, `wsexec: Invalid configuration:\n${file}:4:11: routes./bc.mode: must be one of text, binary\n`)
+  const missing = await tempConfig(t, 'routes:\n  /x:\n    command: [no-such-program-here]\n  /y:\n    command: [./nope.sh]\n  /z:\n    command: [cat]\n    cwd: nowhere\n')
+  const m = await run(['--check', '--config', missing])
+  t.equal(m.code, 2)
+  t.match(m.stderr, `${missing}:3:15: routes./x.command.0: program "no-such-program-here" not found in PATH`)
+  t.match(m.stderr, /:5:15: routes\.\/y\.command\.0: \/.*\/nope\.sh does not exist/)
+  t.match(m.stderr, /:7:15: routes\.\/z\.cwd: \/.*\/nowhere is not a folder/)
+  t.equal((await run(['--check', '-c', 'no/such/file.yaml'])).stderr, 'wsexec: Invalid configuration:\nno/such/file.yaml:1:1: cannot read the file (ENOENT)\n')
+})
+
+t.test('executables: PATH lookup, relative paths, not executable, not a file', async (t) => {
+  const file = await tempConfig(t, `routes:
+  /a:
+    command: [cat]
+    env: { PATH: /nonexistent::/usr/bin }
+  /b:
+    command: [./routes.yaml]
+  /c:
+    command: [/tmp]
+  /d:
+    command: [sh]
+    passEnv: []
+`)
+  const r = await run(['--check', '-c', file])
+  t.equal(r.code, 2)
+  t.notMatch(r.stderr, 'routes./a.', 'found in the route\'s own PATH')
+  t.match(r.stderr, /routes\.\/b\.command\.0: \/.*\/routes\.yaml is not executable/)
+  t.match(r.stderr, /routes\.\/c\.command\.0: \/tmp is not a file/)
+  t.notMatch(r.stderr, 'routes./d.', 'found in the default PATH when none is passed')
+})
+
+t.test('serves until stopped; --host and --port override the file', async (t) => {
+  const file = await tempConfig(t, 'listen: { host: 0.0.0.0, port: 1 }\nroutes:\n  /echo:\n    command: [cat]\n')
+  const stop = new AbortController()
+  let url = ''
+  let listening!: () => void
+  const listened = new Promise<void>((resolve) => { listening = resolve })
+  const done = run(['-c', file, '--host', '127.0.0.1', '--port', '0', '--log-level', 'warn'], { stop: stop.signal, onListening: (u) => { url = u; listening() } })
+  await listened
+  t.match(url, /^http:\/\/127\.0\.0\.1:\d+$/)
+  const c = connect(`${url.replace('http', 'ws')}/echo`)
+  await c.opened
+  c.ws.send('hi')
+  t.same(await c.received(1), ['hi'])
+  stop.abort()
+  t.same(await c.closed, { code: 1001, reason: 'server shutting down' })
+  t.equal((await done).code, 0, 'exit 0 after the stop')
+})
+
+t.test('the one-liner serves a command at /; a second signal kills sessions at once', async (t) => {
+  const signals = new EventEmitter()
+  const stdout = new PassThrough()
+  const lines: string[] = []
+  stdout.on('data', (d: Buffer) => lines.push(...d.toString().trim().split('\n')))
+  let url = ''
+  const listening = once(signals, 'listening')
+  const done = main(['--port', '0', '--', process.execPath, fileURLToPath(new URL('fixtures/ignore-term.mjs', import.meta.url))], {
+    stdout,
+    stderr: stdout,
+    env: { PATH: process.env['PATH'] },
+    cwd: root,
+    signals,
+    onListening: (u) => { url = u; signals.emit('listening') }
+  })
+  await listening
+  const c = connect(`${url.replace('http', 'ws')}/`)
+  t.same(await c.received(1), ['ready'])
+  signals.emit('SIGTERM', 'SIGTERM')
+  t.same(await c.closed, { code: 1001, reason: 'server shutting down' })
+  signals.emit('SIGINT', 'SIGINT')
+  t.equal(await done, 0)
+  t.equal(signals.listenerCount('SIGTERM'), 0, 'signal handlers removed')
+  const records = lines.map((l) => JSON.parse(l) as { msg: string, signal?: string })
+  t.match(records.map((r) => r.msg), ['listening on http://127.0.0.1:' + url.split(':').at(-1), 'session start', 'shutting down', 'second signal: killing every session now'])
+})
+
+t.test('a port in use is a runtime failure (exit 1)', async (t) => {
+  const stop = new AbortController()
+  let url = ''
+  let listening!: () => void
+  const listened = new Promise<void>((resolve) => { listening = resolve })
+  const first = run(['--port', '0', '--', 'cat'], { stop: stop.signal, onListening: (u) => { url = u; listening() } })
+  await listened
+  const second = await run(['--port', url.split(':').at(-1) as string, '--', 'cat'])
+  t.equal(second.code, 1)
+  t.match(second.stdout, /"msg":"cannot listen"/)
+  stop.abort()
+  t.equal((await first).code, 0)
+})
+
+t.test('the installed command: SIGTERM ends it with exit 0, nothing left behind', async (t) => {
+  const child = spawn(process.execPath, [...process.execArgv, join(root, 'src/bin.ts'), '--port', '0', '--log-level', 'info', '--', process.execPath, fileURLToPath(new URL('fixtures/env.mjs', import.meta.url))], { stdio: ['ignore', 'pipe', 'inherit'] })
+  t.teardown(() => { if (child.exitCode === null) child.kill('SIGKILL') })
+  let out = ''
+  const url = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no listening line in ${out}`)), 20_000)
+    child.stdout.on('data', (d: Buffer) => {
+      out += d.toString()
+      const m = /listening on (http:\/\/[0-9.:]+)/.exec(out)
+      if (m !== null) { clearTimeout(timer); resolve(m[1] as string) }
+    })
+  })
+  const c = connect(`${url.replace('http', 'ws')}/`)
+  await c.received(1)
+  child.kill('SIGTERM')
+  const [code] = await once(child, 'exit', { signal: AbortSignal.timeout(10_000) }) as [number]
+  t.equal(code, 0)
+  t.same(await c.closed, { code: 1001, reason: 'server shutting down' })
+  t.match(out, /"msg":"stopped"/)
+})
+
+t.test('pretty logs in a terminal', async (t) => {
+  const stdout = Object.assign(new PassThrough(), { isTTY: true })
+  const out: Buffer[] = []
+  stdout.on('data', (d: Buffer) => out.push(d))
+  const stop = new AbortController()
+  const code = await main(['--port', '0', '--', 'cat'], { stdout, stderr: stdout, env: { PATH: process.env['PATH'] }, cwd: root, stop: stop.signal, onListening: () => stop.abort() })
+  t.equal(code, 0)
+  const text = Buffer.concat(out).toString()
+  t.match(text, /INFO.*listening on http:\/\/127\.0\.0\.1:\d+/)
+  t.notMatch(text, /^\{/m, 'not JSON')
+})

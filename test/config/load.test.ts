@@ -1,0 +1,134 @@
+import { mkdtemp, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import t from 'tap'
+import { loadConfigFile, parseConfig } from '../../src/config/load.js'
+import { ConfigError } from '../../src/errors.js'
+
+function problems (yaml: string): string[] {
+  try {
+    parseConfig(yaml, 'routes.yaml', '/srv/app')
+  } catch (err) {
+    if (err instanceof ConfigError) return err.message.split('\n').slice(1)
+    throw err
+  }
+  throw new Error('the configuration was accepted')
+}
+
+t.test('the issue example is valid and normalised with defaults', async (t) => {
+  const config = parseConfig(`
+listen: { host: 0.0.0.0, port: 8080 }
+routes:
+  /echo:
+    command: [cat]
+  /count/:n:
+    command: [seq, "1", "{n}"]
+    params: { n: "^[0-9]{1,6}$" }
+  /bc:
+    command: [bc, -q]
+    mode: text
+    stderr: log
+    env: { BC_LINE_LENGTH: "0" }
+    passEnv: [PATH, HOME]
+    cwd: /tmp
+    maxLineBytes: 1048576
+    closeGrace: 1s
+    killGrace: 2s
+`, 'routes.yaml', '/srv/app')
+  t.same(config.listen, { host: '0.0.0.0', port: 8080 })
+  t.equal(config.routes.length, 3)
+  const [echo, count, bc] = config.routes
+  t.match(echo, { path: '/echo', command: ['cat'], mode: 'text', stderr: 'log', passEnv: ['PATH', 'LD_LIBRARY_PATH'], maxLineBytes: 1048576, closeGraceMs: 1000, killGraceMs: 2000, cwd: undefined, executable: 'cat' })
+  t.same(echo?.commandAt, { line: 5, column: 15 })
+  t.same(count?.params, { n: '^[0-9]{1,6}$' })
+  t.match(bc, { env: { BC_LINE_LENGTH: '0' }, passEnv: ['PATH', 'HOME'], cwd: '/tmp' })
+  t.ok(Object.isFrozen(config) && Object.isFrozen(config.routes) && Object.isFrozen(bc) && Object.isFrozen(bc?.env), 'frozen')
+})
+
+t.test('defaults for listen and relative cwd', async (t) => {
+  const config = parseConfig('routes:\n  /a:\n    command: [cat]\n    cwd: data\n    closeGrace: 250\n', 'x.yaml', '/srv/app')
+  t.same(config.listen, { host: '127.0.0.1', port: 8080 })
+  t.equal(config.routes[0]?.cwd, '/srv/app/data')
+  t.equal(config.routes[0]?.closeGraceMs, 250)
+})
+
+t.test('schema errors name file, line, column and key path', async (t) => {
+  t.same(problems('routes:\n  /bc:\n    command: [bc, -q]\n    mode: txt\n'), ['routes.yaml:4:11: routes./bc.mode: must be one of text, binary'])
+  t.same(problems(`listen: { host: 0.0.0.0, port: 99999, tls: 1 }
+routes:
+  /a/:n:
+    command: [seq, 5]
+    params: { n: "[0-9]+" }
+    closeGrace: 1x
+    bogus: 1
+  nope:
+    command: []
+  /b:
+    env: { 1A: x }
+`), [
+    'routes.yaml:1:32: listen.port: must be <= 65535',
+    'routes.yaml:1:39: listen.tls: unknown key',
+    'routes.yaml:4:20: routes./a/:n.command.1: must be string',
+    'routes.yaml:6:17: routes./a/:n.closeGrace: must be a duration such as 500ms, 1s, 5m, or a number of milliseconds',
+    'routes.yaml:7:5: routes./a/:n.bogus: unknown key',
+    'routes.yaml:8:3: routes.nope: key must match ^/ (a route path starts with /)',
+    'routes.yaml:11:5: routes./b.command: is required',
+    'routes.yaml:11:12: routes./b.env.1A: key must match ^[A-Za-z_][A-Za-z0-9_]*$'
+  ])
+  t.same(problems('listen: {}\n'), ['routes.yaml:1:1: routes: is required'])
+  t.same(problems('routes: {}\n'), ['routes.yaml:1:9: routes: must NOT have fewer than 1 properties'])
+  t.same(problems('routes:\n  /a:\n    command: [x]\n    mode: binary\n    stderr: tagged\n    maxLineBytes: 0\n'), [
+    'routes.yaml:6:19: routes./a.maxLineBytes: must be >= 1'
+  ])
+  t.same(problems('routes:\n  /a:\n    command: [x]\n    passEnv: ["A-B"]\n'), ['routes.yaml:4:15: routes./a.passEnv.0: must match ^[A-Za-z_][A-Za-z0-9_]*$'])
+})
+
+t.test('route rules beyond the schema', async (t) => {
+  t.same(problems(`routes:
+  /a/:n/:m:
+    command: ["{n}", x]
+    params: { n: "[", x: "a" }
+  /b//c/:x/:x/:9:
+    command: [cat]
+    params: { x: a }
+  /t:
+    command: [cat]
+    mode: binary
+    stderr: tagged
+`), [
+    'routes.yaml:3:15: routes./a/:n/:m.command.0: the program itself cannot come from a path parameter',
+    'routes.yaml:4:13: routes./a/:n/:m.params: path parameter :m needs a pattern in params',
+    'routes.yaml:4:18: routes./a/:n/:m.params.n: invalid regular expression: Invalid regular expression: /[/: Unterminated character class',
+    'routes.yaml:4:23: routes./a/:n/:m.params.x: is not a parameter of the path /a/:n/:m',
+    'routes.yaml:5:3: routes./b//c/:x/:x/:9: a route path has no empty segments (no // and no trailing /)',
+    'routes.yaml:5:3: routes./b//c/:x/:x/:9: parameter :x appears twice',
+    'routes.yaml:5:3: routes./b//c/:x/:x/:9: :9 is not a valid parameter (use :name with letters, digits and _)',
+    'routes.yaml:11:13: routes./t.stderr: tagged needs mode: text'
+  ])
+  t.same(problems('routes:\n  /a/:\n    command: [cat]\n'), ['routes.yaml:2:3: routes./a/: a route path has no empty segments (no // and no trailing /)'])
+})
+
+t.test('YAML syntax errors and duplicate keys have positions too', async (t) => {
+  t.match(problems('routes:\n  /a:\n    command: [cat\n'), [/^routes\.yaml:4:1: Flow sequence/])
+  t.match(problems('routes:\n  /a:\n    command: [cat]\n  /a:\n    command: [cat]\n'), [/^routes\.yaml:4:3: Map keys must be unique/])
+  t.match(problems('routes: [\n'), [/^routes\.yaml:\d+:\d+: /])
+})
+
+t.test('a ConfigError carries the problems as data', async (t) => {
+  const err = t.throws(() => parseConfig('routes: 3\n', 'r.yaml', '/')) as ConfigError
+  t.equal(err.code, 'WSEXEC_ERR_CONFIG')
+  t.match(err.problems, [{ file: 'r.yaml', line: 1, column: 9, key: 'routes', message: 'must be object' }])
+})
+
+t.test('loadConfigFile reads a file relative to cwd and resolves paths against its folder', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'wsexec-load-'))
+  t.teardown(() => import('node:fs/promises').then((fs) => fs.rm(dir, { recursive: true })))
+  await writeFile(join(dir, 'routes.yaml'), 'routes:\n  /a:\n    command: [cat]\n    cwd: sub\n')
+  const config = await loadConfigFile('routes.yaml', dir)
+  t.equal(config.source, 'routes.yaml')
+  t.equal(config.baseDir, dir)
+  t.equal(config.routes[0]?.cwd, join(dir, 'sub'))
+  const absolute = await loadConfigFile(join(dir, 'routes.yaml'))
+  t.equal(absolute.baseDir, dir)
+  await t.rejects(loadConfigFile('missing.yaml', dir), { message: /missing\.yaml:1:1: cannot read the file \(ENOENT\)/ })
+})

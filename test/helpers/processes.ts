@@ -1,0 +1,32 @@
+import { readdirSync, readFileSync } from 'node:fs'
+
+/** True while a process exists and is not a zombie (a zombie has ended; only its entry is left). */
+export function isRunning (pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z'
+  } catch {
+    return false
+  }
+}
+
+/** Process ids whose parent is `ppid`, with their state letter (Z for zombies). */
+export function childrenOf (ppid: number): Array<{ pid: number, state: string }> {
+  const out: Array<{ pid: number, state: string }> = []
+  for (const entry of readdirSync('/proc')) {
+    if (!/^[0-9]+$/.test(entry)) continue
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8')
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+      if (Number(fields[1]) === ppid) out.push({ pid: Number(entry), state: fields[0] as string })
+    } catch {
+      // the process ended while we looked
+    }
+  }
+  return out
+}
+
+/** Number of open file descriptors of this process. */
+export function openDescriptors (): number {
+  return readdirSync('/proc/self/fd').length
+}

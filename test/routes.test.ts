@@ -1,0 +1,59 @@
+import t from 'tap'
+import { parseConfig } from '../src/config/load.js'
+import { buildArgv, compileRoutes, matchRoute } from '../src/routes.js'
+
+const config = parseConfig(`
+routes:
+  /echo:
+    command: [cat]
+  /count/:n:
+    command: [seq, "1", "{n}", "x{n}y{n}", "{other}", "{n"]
+    params: { n: "[0-9]{1,3}" }
+  /count/:word:
+    command: [echo, "{word}"]
+    params: { word: "[a-z]+" }
+  /files/:dir/:name:
+    command: [ls, "{dir}/{name}"]
+    params: { dir: "[a-z./]+", name: ".+" }
+  /:
+    command: [date]
+`, 'routes.yaml', '/tmp')
+
+const table = compileRoutes([...config.routes, { ...config.routes[0]!, command: ['second'] }])
+
+t.test('exact paths match first, and only exactly', async (t) => {
+  t.equal(matchRoute(table, '/echo')?.compiled.route.command[0], 'cat', 'the first of two identical paths wins')
+  t.equal(matchRoute(table, '/')?.compiled.route.path, '/')
+  t.equal(matchRoute(table, '/echo/'), undefined)
+  t.equal(matchRoute(table, '/ECHO'), undefined)
+  t.equal(matchRoute(table, '/nope'), undefined)
+})
+
+t.test('parameters must match their whole pattern', async (t) => {
+  const m = matchRoute(table, '/count/42')
+  t.equal(m?.compiled.route.path, '/count/:n')
+  t.same(m?.params, { n: '42' })
+  t.equal(matchRoute(table, '/count/1234')?.compiled.route.path, undefined, 'too long for n and not a word')
+  t.same(matchRoute(table, '/count/abc')?.params, { word: 'abc' }, 'the next route is tried')
+  t.equal(matchRoute(table, '/count/12abc'), undefined, 'no partial matches')
+  t.equal(matchRoute(table, '/count/'), undefined, 'an empty segment is no value')
+  t.equal(matchRoute(table, '/count/1/2'), undefined)
+})
+
+t.test('parameters are percent-decoded before the pattern sees them', async (t) => {
+  t.same(matchRoute(table, '/files/a%2E%2E/b%20c')?.params, { dir: 'a..', name: 'b c' })
+  t.equal(matchRoute(table, '/files/a%2F..%2F..%2Fetc/passwd')?.compiled.route.path, '/files/:dir/:name', 'slashes decoded inside one segment')
+  t.equal(matchRoute(table, '/files/%E0%A4%A/x'), undefined, 'malformed escapes do not match')
+  t.equal(matchRoute(table, '/files/..;rm/x'), undefined, 'characters outside the pattern do not match')
+})
+
+t.test('argv slots take parameter values as whole arguments, never through a shell', async (t) => {
+  t.same(buildArgv(matchRoute(table, '/count/7')!), ['seq', '1', '7', 'x7y7', '{other}', '{n'])
+  t.same(buildArgv(matchRoute(table, '/files/a/$(reboot);%20x')!), ['ls', 'a/$(reboot); x'])
+  t.same(buildArgv(matchRoute(table, '/echo')!), ['cat'])
+})
+
+t.test('a table without parameterised routes', async (t) => {
+  const only = compileRoutes([config.routes[0]!])
+  t.equal(matchRoute(only, '/x'), undefined)
+})

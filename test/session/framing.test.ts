@@ -1,0 +1,44 @@
+import t from 'tap'
+import { Receiver } from 'ws'
+import { parseConfig } from '../../src/config/load.js'
+import { BinaryFraming, framingFor, TextFraming } from '../../src/session/framing.js'
+
+function texts (bytes: Buffer | undefined): string[] {
+  const receiver = new Receiver({ isServer: false })
+  const out: string[] = []
+  receiver.on('message', (data: Buffer) => out.push(data.toString()))
+  if (bytes !== undefined) receiver.write(bytes)
+  return out
+}
+
+t.test('text framing: one line, one message, per stream', async (t) => {
+  const f = new TextFraming(1024, false)
+  const a = f.encode(Buffer.from('one\ntwo\npart'), 'stdout')
+  t.equal(a?.messages, 2)
+  t.same(texts(a?.bytes), ['one', 'two'])
+  t.equal(f.encode(Buffer.from('no newline'), 'stderr'), null, 'nothing complete yet')
+  t.same(texts(f.flush('stdout')?.bytes), ['part'])
+  t.same(texts(f.flush('stderr')?.bytes), ['no newline'], 'streams are split separately')
+  t.equal(f.flush('stdout'), null)
+  t.same(f.decode(Buffer.from('1+1'), false).map(String), ['1+1', '\n'], 'a text message becomes a line')
+  t.same(f.decode(Buffer.from('raw'), true).map(String), ['raw'], 'a binary message is written raw')
+})
+
+t.test('tagged framing wraps each line in JSON', async (t) => {
+  const f = new TextFraming(1024, true)
+  t.same(texts(f.encode(Buffer.from('a "q"\n'), 'stdout')?.bytes).map((s) => JSON.parse(s)), [{ stream: 'stdout', data: 'a "q"' }])
+  t.same(texts(f.encode(Buffer.from('oops\n'), 'stderr')?.bytes).map((s) => JSON.parse(s)), [{ stream: 'stderr', data: 'oops' }])
+})
+
+t.test('binary framing sends chunks as they come', async (t) => {
+  const f = new BinaryFraming()
+  t.equal(f.encode(Buffer.from([0, 1, 2])).messages, 1)
+  t.equal(f.flush(), null)
+  t.same(f.decode(Buffer.from('x')).map(String), ['x'])
+})
+
+t.test('framingFor follows the route', async (t) => {
+  const config = parseConfig('routes:\n  /t:\n    command: [cat]\n  /b:\n    command: [cat]\n    mode: binary\n', 'x', '/')
+  t.type(framingFor(config.routes[0]!), TextFraming)
+  t.type(framingFor(config.routes[1]!), BinaryFraming)
+})

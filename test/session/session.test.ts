@@ -1,0 +1,128 @@
+import { once } from 'node:events'
+import t, { type Test } from 'tap'
+import { OUTPUT_HIGH_WATER_BYTES, type Session } from '../../src/session/session.js'
+import { connect, until } from '../helpers/client.js'
+import { childrenOf, isRunning, openDescriptors } from '../helpers/processes.js'
+import { node, startServer } from '../helpers/server.js'
+
+/** What the server may hold for one session beyond the high-water mark: one pipe read of frames. */
+const SLACK_BYTES = 128 * 1024
+
+function only (t: Test, sessions: ReadonlySet<Session>): Session {
+  t.equal(sessions.size, 1, 'one session')
+  return [...sessions][0] as Session
+}
+
+t.test('a client that stops reading stops the program: bounded memory, nothing lost', async (t) => {
+  const s = await startServer(t, `/yes:\n  command: ${node('yes.mjs')}\n  closeGrace: 100ms\n  killGrace: 100ms\n`)
+  const c = connect(`${s.url}/yes`)
+  await c.opened
+  const session = only(t, s.app.wsexec.sessions)
+  for (let round = 0; round < 3; round++) {
+    const paused = once(session, 'output-paused', { signal: AbortSignal.timeout(10_000) })
+    c.ws.pause()
+    await paused
+    const held = session.bufferedBytes().toClient
+    t.ok(held <= OUTPUT_HIGH_WATER_BYTES + SLACK_BYTES, `round ${round}: the server holds ${held} bytes for the client`)
+    // Read until the server reads the program again, then stop again: it is held back each time.
+    const resumed = once(session, 'output-resumed', { signal: AbortSignal.timeout(10_000) })
+    c.ws.resume()
+    await resumed
+  }
+  const lines = c.messages.slice(0, 50_000)
+  t.ok(lines.every((m, i) => m === `y ${i}`), 'every line in order, none lost')
+  c.ws.terminate()
+  const summary = await session.done
+  t.equal(summary.closedBy, 'client')
+  t.ok(summary.exitCode !== 0 || summary.signal !== null, 'the endless program was ended')
+})
+
+t.test('a program that stops reading stops the client: bounded memory, nothing lost', async (t) => {
+  const messages = 100
+  const size = 64 * 1024
+  const s = await startServer(t, `/sleepy:\n  command: ${node('sleep-stdin.mjs', String(messages * (size + 1)))}\n  killGrace: 100ms\n`)
+  const c = connect(`${s.url}/sleepy`)
+  await c.received(1)
+  const session = only(t, s.app.wsexec.sessions)
+  const paused = once(session, 'input-paused', { signal: AbortSignal.timeout(10_000) })
+  const payload = 'x'.repeat(size)
+  for (let i = 0; i < messages; i++) c.ws.send(payload)
+  await paused
+  const held = session.bufferedBytes().toProgram
+  t.ok(held <= 4 * size + SLACK_BYTES, `the server holds ${held} bytes for the program`)
+  t.ok(c.ws.bufferedAmount > 10 * size, `the client is held back with ${c.ws.bufferedAmount} bytes unsent`)
+  process.kill(session.pid as number, 'SIGUSR1')
+  t.same(await c.received(2), ['ready', String(messages * (size + 1))], 'the program got every byte')
+  c.ws.close()
+  await session.done
+})
+
+t.test('client leaves: stdin is closed and a program that exits on EOF ends cleanly', async (t) => {
+  const s = await startServer(t, '/cat:\n  command: [cat]\n')
+  const c = connect(`${s.url}/cat`)
+  await c.opened
+  const session = only(t, s.app.wsexec.sessions)
+  c.ws.close(1000, 'bye')
+  t.match(await session.done, { exitCode: 0, signal: null, closeCode: 1000, closedBy: 'client' })
+})
+
+t.test('client leaves: a program that ignores SIGTERM is killed after killGrace', async (t) => {
+  const s = await startServer(t, `/stubborn:\n  command: ${node('ignore-term.mjs')}\n  closeGrace: 50ms\n  killGrace: 200ms\n`)
+  const c = connect(`${s.url}/stubborn`)
+  await c.received(1)
+  const session = only(t, s.app.wsexec.sessions)
+  const pid = session.pid as number
+  c.ws.terminate()
+  t.match(await session.done, { signal: 'SIGKILL', closedBy: 'client', closeCode: 1006 })
+  t.notOk(isRunning(pid))
+})
+
+t.test('background grandchildren end with the session', async (t) => {
+  const s = await startServer(t, `
+/stay:
+  command: ${node('grandchild.mjs', 'stay')}
+  closeGrace: 50ms
+  killGrace: 200ms
+/leave:
+  command: ${node('grandchild.mjs', 'exit')}
+  killGrace: 200ms
+`)
+  const stay = connect(`${s.url}/stay`)
+  const [grandchild] = await stay.received(1)
+  const pid = Number(grandchild)
+  t.ok(isRunning(pid), 'the grandchild runs')
+  stay.ws.terminate()
+  await until(() => !isRunning(pid), `grandchild ${pid} to end`)
+  t.pass('the client left: the grandchild ended')
+
+  const leave = connect(`${s.url}/leave`)
+  t.same(await leave.closed, { code: 1000, reason: 'exit 0' }, 'the program exited by itself')
+  const orphan = Number(leave.messages[0])
+  await until(() => !isRunning(orphan), `grandchild ${orphan} to end`)
+  t.pass('the program exited: its grandchild ended too')
+})
+
+t.test('300 abrupt disconnects leave no process, no zombie and no descriptor behind', async (t) => {
+  const s = await startServer(t, '/cat:\n  command: [cat]\n  closeGrace: 100ms\n  killGrace: 200ms\n')
+  const warm = connect(`${s.url}/cat`)
+  await warm.opened
+  warm.ws.close()
+  await warm.closed
+  await Promise.all([...s.app.wsexec.sessions].map((x) => x.done))
+  const descriptors = openDescriptors()
+  const pids: number[] = []
+  for (let i = 0; i < 300; i++) {
+    const c = connect(`${s.url}/cat`)
+    await c.opened
+    pids.push([...s.app.wsexec.sessions].at(-1)?.pid as number)
+    c.ws.terminate()
+    await c.closed
+  }
+  await Promise.all([...s.app.wsexec.sessions].map((x) => x.done))
+  t.equal(s.app.wsexec.sessions.size, 0, 'every session ended')
+  t.equal(pids.filter(isRunning).length, 0, 'no program is left running')
+  t.same(childrenOf(process.pid).filter((p) => p.state === 'Z'), [], 'no zombie')
+  await until(() => openDescriptors() <= descriptors, 'descriptors to be released')
+  t.ok(openDescriptors() <= descriptors, 'no descriptor leaked')
+  t.equal(s.logs.filter((r) => r.msg === 'session end').length, 301)
+})
