@@ -52,11 +52,9 @@ const protocolErrors: Readonly<Record<string, number>> = {
 }
 
 /**
- * The close code ws sends when a client breaks the protocol, from the error's `code`
- * (`WS_ERR_INVALID_UTF8` 1007, `WS_ERR_UNSUPPORTED_MESSAGE_LENGTH` 1009, other `WS_ERR_*` 1002),
- * or undefined for errors that are not protocol errors (a reset connection).
+ * The close code ws sends when a client breaks the protocol, from the error's `code`:
+ * `WS_ERR_INVALID_UTF8` 1007, `WS_ERR_UNSUPPORTED_MESSAGE_LENGTH` 1009, any other 1002.
  */
-export function closeForProtocolError (code: string | undefined): number | undefined {
-  if (code === undefined || !code.startsWith('WS_ERR_')) return undefined
-  return protocolErrors[code] ?? CloseCode.PROTOCOL_ERROR
+export function closeForProtocolError (code: string | undefined): number {
+  return protocolErrors[code ?? ''] ?? CloseCode.PROTOCOL_ERROR
 }

@@ -10,11 +10,7 @@ export const errors = {
   /** A route was requested without a WebSocket upgrade. */
   UPGRADE_REQUIRED: createError('WSEXEC_ERR_UPGRADE_REQUIRED', '%s is a WebSocket endpoint: connect with a WebSocket client', 426),
   /** The configuration file is invalid; the message lists every problem as file:line:column. */
-  CONFIG: createError('WSEXEC_ERR_CONFIG', 'Invalid configuration:\n%s', 500),
-  /** The command line is invalid. */
-  USAGE: createError('WSEXEC_ERR_USAGE', '%s', 500),
-  /** A route's executable does not exist or is not executable. */
-  EXECUTABLE: createError('WSEXEC_ERR_EXECUTABLE', 'Invalid configuration:\n%s', 500)
+  CONFIG: createError('WSEXEC_ERR_CONFIG', 'Invalid configuration:\n%s', 500)
 } as const
 
 /** One problem in a configuration file, with its place. Lines and columns count from 1. */

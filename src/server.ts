@@ -117,12 +117,14 @@ export async function buildServer (options: ServerOptions): Promise<FastifyInsta
       const raw: IncomingMessage = request.raw
       const socket = raw.socket as Socket
       const id = randomUUID()
+      /* c8 ignore next 2 -- undefined only when the client vanished during the upgrade; the session then just ends */
       const remoteAddress = socket.remoteAddress ?? ''
+      const remotePort = socket.remotePort ?? 0
       const pathname = request.url.split('?')[0] as string
       const childEnv = sessionEnvironment(routing.envs.get(route) as Record<string, string>, route, {
         remoteAddress,
-        remotePort: socket.remotePort ?? 0,
-        serverPort: socket.localPort ?? 0,
+        remotePort,
+        serverPort: socket.localPort as number,
         url: request.url,
         pathname,
         headers: raw.headers,

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { PassThrough } from 'node:stream'
 import { fileURLToPath } from 'node:url'
-import t from 'tap'
+import t, { type Test } from 'tap'
 import { main, type CliIO } from '../src/cli.js'
 import { VERSION } from '../src/version.js'
 import { connect } from './helpers/client.js'
@@ -32,7 +32,6 @@ async function tempConfig (t: Test, yaml: string): Promise<string> {
   await writeFile(file, yaml)
   return file
 }
-type Test = Parameters<Parameters<typeof t.test>[1]>[0]
 
 t.test('--help and --version', async (t) => {
   const help = await run(['--help'])
@@ -66,6 +65,11 @@ t.test('--check validates the bundled configuration and prints its routes', asyn
   t.match(r.stdout, /\n {2}\/count\/:n {2}seq 1 \{n\} {2}\[text, stderr log; n: \^\[0-9\]\{1,6\}\$\]\n/)
 })
 
+t.test('--check on the one-liner', async (t) => {
+  const r = await run(['--check', '--port', '9000', '--', 'cat', '-u'])
+  t.equal(r.stdout, '<command line>: valid, 1 route, listen 127.0.0.1:9000\n  /  cat -u  [text, stderr log]\n')
+})
+
 t.test('--check on a broken configuration shows file:line:column: key and exits 2', async (t) => {
   const file = await tempConfig(t, 'routes:\n  /bc:\n    command: [bc, -q]\n    mode: txt\n  /x:\n    command: [no-such-program-here]\n')
   const r = await run(['--check', '-c', file])
@@ -92,6 +96,9 @@ t.test('executables: PATH lookup, relative paths, not executable, not a file', a
   /d:
     command: [sh]
     passEnv: []
+  /e:
+    command: [cat]
+    cwd: routes.yaml
 `)
   const r = await run(['--check', '-c', file])
   t.equal(r.code, 2)
@@ -99,6 +106,7 @@ t.test('executables: PATH lookup, relative paths, not executable, not a file', a
   t.match(r.stderr, /routes\.\/b\.command\.0: \/.*\/routes\.yaml is not executable/)
   t.match(r.stderr, /routes\.\/c\.command\.0: \/tmp is not a file/)
   t.notMatch(r.stderr, 'routes./d.', 'found in the default PATH when none is passed')
+  t.match(r.stderr, /routes\.\/e\.cwd: \/.*\/routes\.yaml is not a folder/)
 })
 
 t.test('serves until stopped; --host and --port override the file', async (t) => {

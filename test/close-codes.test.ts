@@ -24,6 +24,5 @@ t.test('protocol errors from ws map to 1007, 1009 and 1002', async (t) => {
   t.equal(closeForProtocolError('WS_ERR_UNSUPPORTED_MESSAGE_LENGTH'), 1009)
   t.equal(closeForProtocolError('WS_ERR_INVALID_OPCODE'), 1002)
   t.equal(closeForProtocolError('WS_ERR_EXPECTED_MASK'), 1002)
-  t.equal(closeForProtocolError('ECONNRESET'), undefined)
-  t.equal(closeForProtocolError(undefined), undefined)
+  t.equal(closeForProtocolError(undefined), 1002)
 })

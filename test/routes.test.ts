@@ -53,7 +53,9 @@ t.test('argv slots take parameter values as whole arguments, never through a she
   t.same(buildArgv(matchRoute(table, '/echo')!), ['cat'])
 })
 
-t.test('a table without parameterised routes', async (t) => {
-  const only = compileRoutes([config.routes[0]!])
-  t.equal(matchRoute(only, '/x'), undefined)
+t.test('a table without parameterised routes, and one without exact ones', async (t) => {
+  t.equal(matchRoute(compileRoutes([config.routes[0]!]), '/x'), undefined)
+  const parameterised = compileRoutes(config.routes.filter((r) => r.path.includes(':')))
+  t.equal(matchRoute(parameterised, '/'), undefined)
+  t.equal(matchRoute(parameterised, '/echo'), undefined)
 })

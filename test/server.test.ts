@@ -291,3 +291,41 @@ t.test('WebSocket protocol errors close the connection and end the session', asy
   t.ok(s.logs.some((r) => r.msg === 'websocket error'))
   t.equal(WebSocket.CLOSED, c.ws.readyState)
 })
+
+t.test('a route runs in its cwd; the state exposes the configuration', async (t) => {
+  const s = await startServer(t, '/pwd:\n  command: [pwd]\n  cwd: /tmp\n')
+  const c = connect(`${s.url}/pwd`)
+  t.same(await c.closed, { code: 1000, reason: 'exit 0' })
+  t.same(c.messages, ['/tmp'])
+  t.equal(s.app.wsexec.config.routes[0]?.path, '/pwd')
+})
+
+t.test('messages to a session whose program never started are dropped', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'wsexec-gone-'))
+  t.teardown(() => rm(dir, { recursive: true, force: true }))
+  const gone = join(dir, 'gone')
+  await copyFile(fixture('exit.mjs'), gone)
+  await chmod(gone, 0o755)
+  const s = await startServer(t, `/gone:\n  command: [${q(gone)}]\n`)
+  await rm(gone)
+  const c = connect(`${s.url}/gone`)
+  // Sent from the open event itself: the close frame may already be in the same packet.
+  c.ws.once('open', () => c.ws.send('into the void'))
+  await c.opened
+  const [session] = s.app.wsexec.sessions
+  t.equal(session?.bufferedBytes().toProgram, 0)
+  t.same(await c.closed, { code: 1011, reason: 'spawn failed: ENOENT' })
+  t.match(await session?.done, { in: { messages: 1 }, spawnError: 'ENOENT' })
+})
+
+t.test('buildServer works without a server environment', async (t) => {
+  const { buildServer } = await import('../src/server.js')
+  const { parseConfig } = await import('../src/config/load.js')
+  const { pino } = await import('pino')
+  const app = await buildServer({ config: parseConfig('routes:\n  /e:\n    command: [/usr/bin/env]\n', 'x', '/'), logger: pino({ level: 'silent' }) })
+  t.teardown(() => app.close())
+  await app.listen({ host: '127.0.0.1', port: 0 })
+  const c = connect(`ws://127.0.0.1:${(app.server.address() as { port: number }).port}/e`)
+  await c.closed
+  t.notOk(c.messages.some((m) => String(m).startsWith('PATH=')), 'no PATH when the server has none')
+})

@@ -45,7 +45,7 @@ export async function loadConfigFile (file: string, cwd = process.cwd()): Promis
   try {
     text = await readFile(path, 'utf8')
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code ?? 'EIO'
+    const code = (err as NodeJS.ErrnoException).code as string
     throw new ConfigError([{ file, line: 1, column: 1, key: '', message: `cannot read the file (${code})` }])
   }
   return parseConfig(text, file, dirname(path))

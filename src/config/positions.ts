@@ -1,4 +1,4 @@
-import { isMap, isScalar, isSeq, type Document, type LineCounter, type Node } from 'yaml'
+import { isMap, isSeq, type Document, type LineCounter, type Node, type Scalar } from 'yaml'
 
 /** A place in a YAML source, counted from 1. */
 export interface Position {
@@ -36,16 +36,17 @@ export class PositionFinder {
       keyNode = found.key
     }
     const target = key && keyNode !== null ? keyNode : node
-    return this.at(target?.range?.[0] ?? 0)
+    return this.at(target === null ? 0 : (target.range as [number, number, number])[0])
   }
 }
 
 function child (node: Node | null, segment: string): { key: Node | null, value: Node | null } | undefined {
   if (isMap(node)) {
+    // Keys are scalars here: collection keys are rejected as warnings before any lookup.
     for (const pair of node.items) {
-      const key = pair.key as Node | null
-      const name = isScalar(key) ? String(key.value) : undefined
-      if (name === segment) return { key, value: (pair.value as Node | null) ?? key }
+      const key = pair.key as Scalar
+      // An empty key (`: value`) is a null scalar: the key ''.
+      if (String(key.value ?? '') === segment) return { key, value: pair.value as Node }
     }
   } else if (isSeq(node)) {
     const item = node.items[Number(segment)] as Node | undefined

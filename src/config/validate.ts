@@ -15,7 +15,7 @@ const check = ajv.compile<ConfigInput>(ConfigSchema)
 /** Validates a parsed configuration against the schema; returns no problems when it is valid. */
 export function validateSchema (value: unknown): SchemaProblem[] {
   if (check(value)) return []
-  return describe(check.errors ?? [])
+  return describe(check.errors as ErrorObject[])
 }
 
 function pointerToPath (pointer: string): string[] {
@@ -25,17 +25,7 @@ function pointerToPath (pointer: string): string[] {
 function describe (errs: readonly ErrorObject[]): SchemaProblem[] {
   // A union with its own message replaces the errors of its branches.
   const unions = errs.filter((e) => e.keyword === 'anyOf' && typeof e.parentSchema?.[MESSAGE_KEYWORD] === 'string')
-  const problems: SchemaProblem[] = []
-  const seen = new Set<string>()
-  for (const e of errs) {
-    if (unions.some((u) => u !== e && e.schemaPath.startsWith(`${u.schemaPath}/`))) continue
-    const problem = toProblem(e)
-    const id = `${problem.path.join('\0')}\0${problem.message}`
-    if (seen.has(id)) continue
-    seen.add(id)
-    problems.push(problem)
-  }
-  return problems
+  return errs.filter((e) => !unions.some((u) => u !== e && e.schemaPath.startsWith(`${u.schemaPath}/`))).map(toProblem)
 }
 
 function toProblem (e: ErrorObject): SchemaProblem {
@@ -58,6 +48,6 @@ function toProblem (e: ErrorObject): SchemaProblem {
     case 'pattern':
       return { path, key: false, message: `must match ${String(params['pattern'])}` }
     default:
-      return { path, key: false, message: e.message ?? e.keyword }
+      return { path, key: false, message: e.message as string }
   }
 }

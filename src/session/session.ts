@@ -70,6 +70,8 @@ export class Session extends EventEmitter {
   #exit: { code: number | null, signal: string | null } | undefined
   #spawnError: string | null = null
   #clientGone = false
+  #inputOpen = false
+  #stdin: Writable | undefined
   #closeSent: Close | undefined
   #closeCode: number = CloseCode.NORMAL
   #graceTimer: NodeJS.Timeout | undefined
@@ -100,7 +102,7 @@ export class Session extends EventEmitter {
   bufferedBytes (): { toClient: number, toProgram: number } {
     return {
       toClient: this.#o.socket.writableLength,
-      toProgram: (this.#child?.stdin?.writableLength ?? 0) + this.#o.socket.readableLength
+      toProgram: (this.#stdin === undefined ? 0 : this.#stdin.writableLength) + this.#o.socket.readableLength
     }
   }
 
@@ -111,7 +113,7 @@ export class Session extends EventEmitter {
     this.#child = child
     // Settles after the streams are done; failures are read from the events below instead.
     child.then(() => {}, () => {})
-    child.once('error', (err: NodeJS.ErrnoException) => this.#onError(err))
+    child.on('error', (err: NodeJS.ErrnoException) => this.#onError(err))
     child.once('exit', (code, signal) => this.#onExit(code, signal))
     ws.on('message', (data: Buffer, isBinary: boolean) => this.#onMessage(data, isBinary))
     ws.once('close', (code: number) => this.#onClientClose(code))
@@ -120,7 +122,10 @@ export class Session extends EventEmitter {
     this.#group = new ProcessGroup(child.pid, route.killGraceMs)
     this.#o.log.info({ childPid: child.pid, remote: this.#o.remoteAddress }, 'session start')
     const stdin = child.stdin as Writable
-    stdin.on('error', () => { /* EPIPE when the program stops reading: input is dropped */ })
+    this.#stdin = stdin
+    this.#inputOpen = true
+    // EPIPE when the program stops reading: from then on input is dropped.
+    stdin.on('error', () => { this.#inputOpen = false })
     this.#watch(child.stdout as Readable, 'stdout')
     if (route.stderr === 'merge' || route.stderr === 'tagged') this.#watch(child.stderr as Readable, 'stderr')
     else if (route.stderr === 'log') this.#logStderr(child.stderr as Readable)
@@ -179,8 +184,8 @@ export class Session extends EventEmitter {
   #onMessage (data: Buffer, isBinary: boolean): void {
     this.#in.messages++
     this.#in.bytes += data.length
-    const stdin = this.#child?.stdin
-    if (stdin === undefined || stdin === null || !stdin.writable) return
+    if (!this.#inputOpen) return
+    const stdin = this.#stdin as Writable
     let ok = true
     for (const part of this.#framing.decode(data, isBinary)) ok = stdin.write(part)
     if (ok) return
@@ -196,17 +201,18 @@ export class Session extends EventEmitter {
     stdin.on('close', resume)
   }
 
-  /** ws has already sent the close frame for a protocol error: record it as the server's close. */
+  /** ws emits errors only for protocol violations, and has already sent the close frame. */
   #onProtocolError (err: NodeJS.ErrnoException): void {
-    const code = closeForProtocolError(err.code)
-    if (code === undefined || this.#closeSent !== undefined) return
-    this.#closeSent = { code, reason: err.message }
-    this.#closeCode = code
+    this.#sendClose({ code: closeForProtocolError(err.code), reason: err.message })
   }
 
   #onError (err: NodeJS.ErrnoException): void {
-    if (this.#child?.pid !== undefined) return
-    this.#spawnError = err.code ?? 'EUNKNOWN'
+    /* c8 ignore next 4 -- after a successful spawn Node emits 'error' only for kill() and send(), which wsexec never calls */
+    if (this.pid !== undefined) {
+      this.#o.log.warn({ err: { code: err.code, message: err.message } }, 'program error')
+      return
+    }
+    this.#spawnError = String(err.code)
     this.#o.log.warn({ err: { code: err.code, message: err.message }, remote: this.#o.remoteAddress }, 'spawn failed')
     this.#exit = { code: null, signal: null }
     this.#sendClose(closeForSpawnError(this.#spawnError))
@@ -248,7 +254,8 @@ export class Session extends EventEmitter {
 
   /** Closes stdin, and keeps reading output (discarding it) so the program is never stuck writing. */
   #stopInput (): void {
-    this.#child?.stdin?.end()
+    this.#inputOpen = false
+    this.#stdin?.end()
     for (const s of this.#outputs) s.resume()
   }
 

@@ -108,6 +108,12 @@ t.test('route rules beyond the schema', async (t) => {
   t.same(problems('routes:\n  /a/:\n    command: [cat]\n'), ['routes.yaml:2:3: routes./a/: a route path has no empty segments (no // and no trailing /)'])
 })
 
+t.test('an empty document and an empty key have positions', async (t) => {
+  t.same(problems(''), ['routes.yaml:1:1: must be object'])
+  t.same(problems('routes:\n  : { command: [cat] }\n'), ['routes.yaml:2:3: routes.: key must match ^/ (a route path starts with /)'])
+  t.same(problems('routes:\n  /a:\n'), ['routes.yaml:2:6: routes./a: must be object'], 'a key without a value points just after it')
+})
+
 t.test('YAML syntax errors and duplicate keys have positions too', async (t) => {
   t.match(problems('routes:\n  /a:\n    command: [cat\n'), [/^routes\.yaml:4:1: Flow sequence/])
   t.match(problems('routes:\n  /a:\n    command: [cat]\n  /a:\n    command: [cat]\n'), [/^routes\.yaml:4:3: Map keys must be unique/])

@@ -28,7 +28,7 @@ export function connect (url: string, options: WebSocket.ClientOptions = {}): Cl
     for (const w of waiters) if (messages.length >= w.count) w.resolve()
   })
   const signal = AbortSignal.timeout(DEADLINE_MS)
-  const closed = once(ws, 'close', { signal }).then(([code, reason]: [number, Buffer]) => ({ code, reason: reason.toString() }))
+  const closed = once(ws, 'close', { signal }).then((args) => ({ code: args[0] as number, reason: String(args[1]) }))
   const opened = once(ws, 'open', { signal }).then(() => {})
   closed.catch(() => {})
   opened.catch(() => {})
@@ -53,7 +53,7 @@ export async function upgradeStatus (url: string, options: WebSocket.ClientOptio
   ws.on('error', () => {})
   const status = await Promise.race([
     once(ws, 'open').then(() => 101),
-    once(ws, 'unexpected-response').then(([, res]: [unknown, { statusCode: number }]) => res.statusCode)
+    once(ws, 'unexpected-response').then((args) => (args[1] as { statusCode: number }).statusCode)
   ])
   ws.terminate()
   return status

@@ -1,14 +1,10 @@
 import t from 'tap'
-import { Receiver } from 'ws'
 import { parseConfig } from '../../src/config/load.js'
 import { BinaryFraming, framingFor, TextFraming } from '../../src/session/framing.js'
+import { decodeFrames } from '../helpers/receiver.js'
 
 function texts (bytes: Buffer | undefined): string[] {
-  const receiver = new Receiver({ isServer: false })
-  const out: string[] = []
-  receiver.on('message', (data: Buffer) => out.push(data.toString()))
-  if (bytes !== undefined) receiver.write(bytes)
-  return out
+  return decodeFrames(bytes).map((m) => m.data.toString())
 }
 
 t.test('text framing: one line, one message, per stream', async (t) => {
