@@ -9,6 +9,8 @@ export const errors = {
   ROUTE_NOT_FOUND: createError('WSEXEC_ERR_ROUTE_NOT_FOUND', 'No route for %s', 404),
   /** A route was requested without a WebSocket upgrade. */
   UPGRADE_REQUIRED: createError('WSEXEC_ERR_UPGRADE_REQUIRED', '%s is a WebSocket endpoint: connect with a WebSocket client', 426),
+  /** The server is draining before it stops: try again (another instance) later. */
+  DRAINING: createError('WSEXEC_ERR_DRAINING', 'The server is shutting down and accepts no new sessions', 503),
   /** The configuration file is invalid; the message lists every problem as file:line:column. */
   CONFIG: createError('WSEXEC_ERR_CONFIG', 'Invalid configuration:\n%s', 500)
 } as const

@@ -1,11 +1,14 @@
 import { randomUUID } from 'node:crypto'
 import type { IncomingMessage } from 'node:http'
 import type { Socket } from 'node:net'
+import { performance } from 'node:perf_hooks'
+import { setTimeout as delay } from 'node:timers/promises'
 import websocket from '@fastify/websocket'
 import fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify'
 import type WebSocket from 'ws'
 import type { Config, Route } from './config/load.js'
 import { errors } from './errors.js'
+import { Metrics, type RefusalReason } from './metrics.js'
 import { buildArgv, compileRoutes, matchRoute, type RouteMatch, type RouteTable } from './routes.js'
 import { routeEnvironment, sessionEnvironment } from './session/env.js'
 import { Session } from './session/session.js'
@@ -13,6 +16,9 @@ import { VERSION } from './version.js'
 
 /** Largest message accepted from a client, in bytes. */
 export const MAX_MESSAGE_BYTES = 1_048_576
+
+/** Seconds a refused client is told to wait (`Retry-After`) while the server drains. */
+export const DRAIN_RETRY_AFTER_SECONDS = 5
 
 /** What {@link buildServer} needs. */
 export interface ServerOptions {
@@ -22,10 +28,23 @@ export interface ServerOptions {
   readonly env?: Readonly<Record<string, string | undefined>>
 }
 
-/** The live state of a server: its routes (replaceable) and its sessions. */
+/** The live state of a server and what operations can do with it. */
 export interface WsexecState {
   readonly sessions: ReadonlySet<Session>
+  /** The configuration new sessions get. */
   readonly config: Config
+  /** True from the start of a drain on: readiness fails and new upgrades get 503. */
+  readonly draining: boolean
+  readonly metrics: Metrics
+  /** The server for metrics on their own port (`metrics.port`), not listening yet; else undefined. */
+  readonly metricsServer: FastifyInstance | undefined
+  /** New sessions get `config` (routes resolved); running sessions keep theirs. */
+  reload (config: Config): void
+  /**
+   * Stops accepting sessions, lets running ones finish for up to `timeoutMs` (default
+   * `shutdown.drainTimeout`), then closes the rest with 1001 and ends their processes.
+   */
+  drain (timeoutMs?: number): Promise<void>
 }
 
 declare module 'fastify' {
@@ -49,23 +68,61 @@ function compile (config: Config, env: Readonly<Record<string, string | undefine
   return { config, table: compileRoutes(config.routes), envs }
 }
 
+function pathOf (request: FastifyRequest): string {
+  return request.url.split('?')[0] as string
+}
+
 /**
- * A fastify server that serves the configuration's routes over WebSocket. It never listens:
- * call `listen()`. Closing it ends every session with 1001 and terminates their processes.
+ * A fastify server that serves the configuration's routes over WebSocket, with health,
+ * readiness and Prometheus metrics endpoints. It never listens: call `listen()`. Closing it ends
+ * every session with 1001 and terminates their processes; `app.wsexec.drain()` first lets them finish.
  */
 export async function buildServer (options: ServerOptions): Promise<FastifyInstance> {
   const env = options.env ?? {}
-  const routing = compile(options.config, env)
+  let routing = compile(options.config, env)
+  let draining = false
   const sessions = new Set<Session>()
+  const metrics = new Metrics()
+  const { health, metrics: metricsConfig } = options.config
   const app = fastify({
     loggerInstance: options.logger,
     logController: new LogController({ disableRequestLogging: true }),
     return503OnClosing: true
   })
+  const metricsServer = metricsConfig.enabled && metricsConfig.port !== undefined
+    ? fastify({ loggerInstance: options.logger, logController: new LogController({ disableRequestLogging: true }) })
+    : undefined
+
+  const refuse = (reply: FastifyReply, reason: RefusalReason, err: Error): void => {
+    metrics.refused(reason)
+    reply.send(err)
+  }
+
+  async function drain (timeoutMs = routing.config.shutdown.drainTimeoutMs): Promise<void> {
+    draining = true
+    if (sessions.size > 0) {
+      const timeout = new AbortController()
+      await Promise.race([
+        Promise.all([...sessions].map((s) => s.done)),
+        delay(timeoutMs, undefined, { signal: timeout.signal }).catch(() => {})
+      ])
+      timeout.abort()
+    }
+    for (const s of sessions) s.shutdown()
+    await Promise.all([...sessions].map((s) => s.done))
+  }
 
   app.decorate('wsexec', {
     sessions,
-    get config () { return routing.config }
+    metrics,
+    metricsServer,
+    drain,
+    get config () { return routing.config },
+    get draining () { return draining },
+    reload (config: Config) {
+      routing = compile(config, env)
+      app.log.info({ routes: config.routes.length, source: config.source }, 'configuration reloaded')
+    }
   })
   app.decorateRequest('wsexecMatch', null)
 
@@ -85,23 +142,46 @@ export async function buildServer (options: ServerOptions): Promise<FastifyInsta
   // Sessions log their own start and end; a refused request gets one line here.
   app.addHook('onResponse', (request, reply, done) => {
     if (reply.statusCode >= 400) {
-      request.log.info({ status: reply.statusCode, path: request.url.split('?')[0], remote: request.socket.remoteAddress, upgrade: request.ws }, 'request refused')
+      request.log.info({ status: reply.statusCode, path: pathOf(request), remote: request.socket.remoteAddress, upgrade: request.ws }, 'request refused')
     }
     done()
   })
 
   app.setNotFoundHandler((request, reply) => {
-    reply.send(new errors.ROUTE_NOT_FOUND(request.url.split('?')[0]))
+    refuse(reply, 'not_found', new errors.ROUTE_NOT_FOUND(pathOf(request)))
   })
+
+  // Operations endpoints never upgrade and never start anything.
+  const plainOnly = (request: FastifyRequest, reply: FastifyReply, done: () => void): void => {
+    if (request.ws) refuse(reply, 'not_found', new errors.ROUTE_NOT_FOUND(pathOf(request)))
+    else done()
+  }
+  app.get(health.live, { onRequest: plainOnly }, async () => ({ status: 'ok' }))
+  app.get(health.ready, { onRequest: plainOnly }, async (_request, reply) => {
+    if (draining) return reply.code(503).send({ status: 'draining' })
+    return { status: 'ready', sessions: sessions.size }
+  })
+  if (metricsConfig.enabled) {
+    const target = metricsServer ?? app
+    target.get(metricsConfig.path, { onRequest: plainOnly }, async (_request, reply) => {
+      reply.type(metrics.registry.contentType)
+      return metrics.registry.metrics()
+    })
+  }
 
   app.route({
     method: 'GET',
     url: '/*',
     onRequest (request: FastifyRequest, reply: FastifyReply, done: () => void) {
-      const pathname = request.url.split('?')[0] as string
+      const pathname = pathOf(request)
       const match = matchRoute(routing.table, pathname)
       if (match === undefined) {
-        reply.send(new errors.ROUTE_NOT_FOUND(pathname))
+        refuse(reply, 'not_found', new errors.ROUTE_NOT_FOUND(pathname))
+        return
+      }
+      if (draining && request.ws) {
+        reply.header('retry-after', String(DRAIN_RETRY_AFTER_SECONDS))
+        refuse(reply, 'draining', new errors.DRAINING())
         return
       }
       request.wsexecMatch = match
@@ -109,22 +189,23 @@ export async function buildServer (options: ServerOptions): Promise<FastifyInsta
     },
     handler (request, reply) {
       reply.header('upgrade', 'websocket')
-      reply.send(new errors.UPGRADE_REQUIRED((request.wsexecMatch as RouteMatch).compiled.route.path))
+      refuse(reply, 'upgrade_required', new errors.UPGRADE_REQUIRED((request.wsexecMatch as RouteMatch).compiled.route.path))
     },
     wsHandler (ws: WebSocket, request: FastifyRequest) {
+      const upgraded = performance.now()
       const match = request.wsexecMatch as RouteMatch
       const route = match.compiled.route
       const raw: IncomingMessage = request.raw
       const socket = raw.socket as Socket
       const id = randomUUID()
-      /* c8 ignore next 2 -- undefined only when the client vanished during the upgrade; the session then just ends */
+      // Undefined on Unix sockets (and when the client vanished during the upgrade).
       const remoteAddress = socket.remoteAddress ?? ''
       const remotePort = socket.remotePort ?? 0
-      const pathname = request.url.split('?')[0] as string
+      const pathname = pathOf(request)
       const childEnv = sessionEnvironment(routing.envs.get(route) as Record<string, string>, route, {
         remoteAddress,
         remotePort,
-        serverPort: socket.localPort as number,
+        serverPort: socket.localPort ?? 0,
         url: request.url,
         pathname,
         headers: raw.headers,
@@ -142,8 +223,13 @@ export async function buildServer (options: ServerOptions): Promise<FastifyInsta
         remoteAddress
       })
       sessions.add(session)
-      session.done.then(() => sessions.delete(session), () => {})
       session.start()
+      const started = session.pid !== undefined
+      if (started) metrics.started(route.path, (performance.now() - upgraded) / 1000)
+      session.done.then((summary) => {
+        sessions.delete(session)
+        metrics.ended(route.path, summary, started)
+      }, () => {})
     }
   })
   return app

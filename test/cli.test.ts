@@ -49,7 +49,9 @@ t.test('usage errors exit 2 with the reason and the usage', async (t) => {
     [['--port', '70000'], /--port must be a number/],
     [['--log-level', 'loud'], /--log-level must be one of trace, debug, info, warn, error, fatal, silent, not "loud"/],
     [['--'], /a command is expected after --/],
-    [['--config', 'x.yaml', '--', 'cat'], /--config and a command after -- exclude each other/]
+    [['--config', 'x.yaml', '--', 'cat'], /--config and a command after -- exclude each other/],
+    [['--watch', '--', 'cat'], /--watch needs a routes file/],
+    [['--drain-timeout', 'soon'], /--drain-timeout: Invalid duration: "soon"/]
   ] as const) {
     const r = await run([...argv])
     t.equal(r.code, 2, argv.join(' '))
@@ -110,7 +112,7 @@ t.test('executables: PATH lookup, relative paths, not executable, not a file', a
 })
 
 t.test('serves until stopped; --host and --port override the file', async (t) => {
-  const file = await tempConfig(t, 'listen: { host: 0.0.0.0, port: 1 }\nroutes:\n  /echo:\n    command: [cat]\n')
+  const file = await tempConfig(t, 'listen: { host: 0.0.0.0, port: 1 }\nshutdown: { drainTimeout: 100ms }\nroutes:\n  /echo:\n    command: [cat]\n')
   const stop = new AbortController()
   let url = ''
   let listening!: () => void
@@ -134,7 +136,7 @@ t.test('the one-liner serves a command at /; a second signal kills sessions at o
   stdout.on('data', (d: Buffer) => lines.push(...d.toString().trim().split('\n')))
   let url = ''
   const listening = once(signals, 'listening')
-  const done = main(['--port', '0', '--', process.execPath, fileURLToPath(new URL('fixtures/ignore-term.mjs', import.meta.url))], {
+  const done = main(['--port', '0', '--drain-timeout', '60000', '--', process.execPath, fileURLToPath(new URL('fixtures/ignore-term.mjs', import.meta.url))], {
     stdout,
     stderr: stdout,
     env: { PATH: process.env['PATH'] },
@@ -146,12 +148,13 @@ t.test('the one-liner serves a command at /; a second signal kills sessions at o
   const c = connect(`${url.replace('http', 'ws')}/`)
   t.same(await c.received(1), ['ready'])
   signals.emit('SIGTERM', 'SIGTERM')
-  t.same(await c.closed, { code: 1001, reason: 'server shutting down' })
+  // The session may go on draining for a minute; the second signal ends it now.
   signals.emit('SIGINT', 'SIGINT')
+  t.same(await c.closed, { code: 1001, reason: 'server shutting down' })
   t.equal(await done, 0)
   t.equal(signals.listenerCount('SIGTERM'), 0, 'signal handlers removed')
   const records = lines.map((l) => JSON.parse(l) as { msg: string, signal?: string })
-  t.match(records.map((r) => r.msg), ['listening on http://127.0.0.1:' + url.split(':').at(-1), 'session start', 'shutting down', 'second signal: killing every session now'])
+  t.match(records.map((r) => r.msg), ['listening on http://127.0.0.1:' + url.split(':').at(-1), 'session start', 'draining', 'second signal: killing every session now'])
 })
 
 t.test('a port in use is a runtime failure (exit 1)', async (t) => {
@@ -169,7 +172,7 @@ t.test('a port in use is a runtime failure (exit 1)', async (t) => {
 })
 
 t.test('the installed command: SIGTERM ends it with exit 0, nothing left behind', async (t) => {
-  const child = spawn(process.execPath, [...process.execArgv, join(root, 'src/bin.ts'), '--port', '0', '--log-level', 'info', '--', process.execPath, fileURLToPath(new URL('fixtures/env.mjs', import.meta.url))], { stdio: ['ignore', 'pipe', 'inherit'] })
+  const child = spawn(process.execPath, [...process.execArgv, join(root, 'src/bin.ts'), '--port', '0', '--log-level', 'info', '--drain-timeout', '50ms', '--', process.execPath, fileURLToPath(new URL('fixtures/env.mjs', import.meta.url))], { stdio: ['ignore', 'pipe', 'inherit'] })
   t.teardown(() => { if (child.exitCode === null) child.kill('SIGKILL') })
   let out = ''
   const url = await new Promise<string>((resolve, reject) => {

@@ -29,7 +29,10 @@ export type Config = Readonly<{
   source: string
   /** The folder relative paths in the configuration are resolved against. */
   baseDir: string
-  listen: Readonly<Required<NonNullable<ConfigInput['listen']>>>
+  listen: Readonly<Required<Omit<NonNullable<ConfigInput['listen']>, 'socket'>> & { socket: string | undefined }>
+  shutdown: Readonly<{ drainTimeoutMs: number }>
+  health: Readonly<Required<NonNullable<ConfigInput['health']>>>
+  metrics: Readonly<Required<Omit<NonNullable<ConfigInput['metrics']>, 'port' | 'host'>> & { port: number | undefined, host: string | undefined }>
   routes: readonly Route[]
 }>
 
@@ -74,6 +77,7 @@ export function parseConfig (text: string, source: string, baseDir: string): Con
   const input = value as ConfigInput
   const problems: ConfigProblem[] = []
   for (const [path, route] of Object.entries(input.routes)) problems.push(...checkRoute(path, route, problem))
+  problems.push(...checkEndpoints(input, problem))
   if (problems.length > 0) throw new ConfigError(byPlace(problems))
   return normalise(input, source, baseDir, (path) => where.of(['routes', path, 'command', '0']))
 }
@@ -116,6 +120,30 @@ function checkRoute (path: string, route: RouteInput, problem: (p: readonly stri
   return out
 }
 
+/** Health and metrics paths are served by wsexec itself: no route and no other endpoint may use them. */
+function checkEndpoints (input: ConfigInput, problem: (p: readonly string[], m: string, key?: boolean) => ConfigProblem): ConfigProblem[] {
+  const endpoints: Array<[string[], string | undefined, string]> = [
+    [['health', 'live'], input.health?.live, DEFAULTS.livePath],
+    [['health', 'ready'], input.health?.ready, DEFAULTS.readyPath]
+  ]
+  if (input.metrics?.enabled !== false && input.metrics?.port === undefined) endpoints.push([['metrics', 'path'], input.metrics?.path, DEFAULTS.metricsPath])
+  const out: ConfigProblem[] = []
+  const taken = new Map<string, string>()
+  for (const [at, given, fallback] of endpoints) {
+    const path = given ?? fallback
+    const name = at.join('.')
+    if (input.routes[path] !== undefined) {
+      out.push(given === undefined
+        ? problem(['routes', path], `${path} is where ${name} is served: set ${name} to another path`, true)
+        : problem(at, `${path} is also a route`))
+    } else if (taken.has(path)) {
+      out.push(problem(at, `${path} is already used by ${taken.get(path) as string}`))
+    }
+    taken.set(path, name)
+  }
+  return out
+}
+
 function byPlace (problems: ConfigProblem[]): ConfigProblem[] {
   return problems.sort((a, b) => a.line - b.line || a.column - b.column)
 }
@@ -139,7 +167,19 @@ function normalise (input: ConfigInput, source: string, baseDir: string, command
   return Object.freeze({
     source,
     baseDir,
-    listen: Object.freeze({ host: input.listen?.host ?? DEFAULTS.host, port: input.listen?.port ?? DEFAULTS.port }),
+    listen: Object.freeze({
+      host: input.listen?.host ?? DEFAULTS.host,
+      port: input.listen?.port ?? DEFAULTS.port,
+      socket: input.listen?.socket === undefined ? undefined : resolve(baseDir, input.listen.socket)
+    }),
+    shutdown: Object.freeze({ drainTimeoutMs: toMs(input.shutdown?.drainTimeout ?? DEFAULTS.drainTimeout) }),
+    health: Object.freeze({ live: input.health?.live ?? DEFAULTS.livePath, ready: input.health?.ready ?? DEFAULTS.readyPath }),
+    metrics: Object.freeze({
+      enabled: input.metrics?.enabled ?? true,
+      path: input.metrics?.path ?? DEFAULTS.metricsPath,
+      port: input.metrics?.port,
+      host: input.metrics?.host
+    }),
     routes: Object.freeze(routes)
   })
 }

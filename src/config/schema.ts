@@ -10,7 +10,11 @@ export const DEFAULTS = Object.freeze({
   passEnv: Object.freeze(['PATH', 'LD_LIBRARY_PATH']),
   maxLineBytes: 1_048_576,
   closeGrace: '1s',
-  killGrace: '2s'
+  killGrace: '2s',
+  drainTimeout: '30s',
+  livePath: '/healthz',
+  readyPath: '/readyz',
+  metricsPath: '/metrics'
 } as const)
 
 /** Keyword read by the error formatter: the message shown when a union (`anyOf`) fails. */
@@ -57,7 +61,21 @@ export const ConfigSchema = Type.Object({
   $schema: Type.Optional(Type.String({ description: 'editor hint, ignored' })),
   listen: Type.Optional(Type.Object({
     host: Type.Optional(Type.String({ minLength: 1, default: DEFAULTS.host })),
-    port: Type.Optional(Type.Integer({ minimum: 0, maximum: 65535, default: DEFAULTS.port }))
+    port: Type.Optional(Type.Integer({ minimum: 0, maximum: 65535, default: DEFAULTS.port })),
+    socket: Type.Optional(Type.String({ minLength: 1, description: 'listen on this Unix socket instead of host and port (relative to the config file)' }))
+  }, { additionalProperties: false })),
+  shutdown: Type.Optional(Type.Object({
+    drainTimeout: Type.Optional(Duration('on SIGTERM/SIGINT: how long running sessions may go on before they are closed with 1001', DEFAULTS.drainTimeout))
+  }, { additionalProperties: false })),
+  health: Type.Optional(Type.Object({
+    live: Type.Optional(Type.String({ pattern: '^/', default: DEFAULTS.livePath, description: 'liveness endpoint: 200 while the process runs' })),
+    ready: Type.Optional(Type.String({ pattern: '^/', default: DEFAULTS.readyPath, description: 'readiness endpoint: 200 while sessions are accepted, 503 while draining' }))
+  }, { additionalProperties: false })),
+  metrics: Type.Optional(Type.Object({
+    enabled: Type.Optional(Type.Boolean({ default: true })),
+    path: Type.Optional(Type.String({ pattern: '^/', default: DEFAULTS.metricsPath })),
+    port: Type.Optional(Type.Integer({ minimum: 0, maximum: 65535, description: 'serve metrics on their own port instead of the main one' })),
+    host: Type.Optional(Type.String({ minLength: 1, description: 'address of the metrics port (default: listen.host)' }))
   }, { additionalProperties: false })),
   routes: Type.Record(Type.String({ pattern: '^/' }), RouteSchema, {
     minProperties: 1,

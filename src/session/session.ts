@@ -138,10 +138,11 @@ export class Session extends EventEmitter {
     this.#group?.terminate()
   }
 
-  /** Ends the session at once: SIGKILL to the process group and the connection dropped. */
-  kill (): void {
+  /** Ends the session at once: close code 1001 and SIGKILL to the process group. */
+  kill (reason = 'server shutting down'): void {
+    this.#sendClose({ code: CloseCode.GOING_AWAY, reason })
+    this.#stopInput()
     this.#group?.kill()
-    this.#o.ws.terminate()
   }
 
   #watch (stream: Readable, name: StreamName): void {

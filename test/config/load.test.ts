@@ -114,6 +114,19 @@ t.test('an empty document and an empty key have positions', async (t) => {
   t.same(problems('routes:\n  /a:\n'), ['routes.yaml:2:6: routes./a: must be object'], 'a key without a value points just after it')
 })
 
+t.test('health and metrics paths cannot collide with routes or each other', async (t) => {
+  t.same(problems('routes:\n  /healthz:\n    command: [cat]\n  /metrics:\n    command: [cat]\n'), [
+    'routes.yaml:2:3: routes./healthz: /healthz is where health.live is served: set health.live to another path',
+    'routes.yaml:4:3: routes./metrics: /metrics is where metrics.path is served: set metrics.path to another path'
+  ])
+  t.same(problems('health: { live: /a, ready: /a }\nmetrics: { path: /b }\nroutes:\n  /b:\n    command: [cat]\n'), [
+    'routes.yaml:1:28: health.ready: /a is already used by health.live',
+    'routes.yaml:2:18: metrics.path: /b is also a route'
+  ])
+  t.doesNotThrow(() => parseConfig('metrics: { port: 9100 }\nroutes:\n  /metrics:\n    command: [cat]\n', 'x', '/'), 'metrics on their own port free the path')
+  t.doesNotThrow(() => parseConfig('metrics: { enabled: false }\nroutes:\n  /metrics:\n    command: [cat]\n', 'x', '/'))
+})
+
 t.test('YAML syntax errors and duplicate keys have positions too', async (t) => {
   t.match(problems('routes:\n  /a:\n    command: [cat\n'), [/^routes\.yaml:4:1: Flow sequence/])
   t.match(problems('routes:\n  /a:\n    command: [cat]\n  /a:\n    command: [cat]\n'), [/^routes\.yaml:4:3: Map keys must be unique/])

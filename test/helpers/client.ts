@@ -59,6 +59,17 @@ export async function upgradeStatus (url: string, options: WebSocket.ClientOptio
   return status
 }
 
+/** The HTTP response to a refused upgrade: status, headers and body. */
+export async function refusedUpgrade (url: string, options: WebSocket.ClientOptions = {}): Promise<{ status: number, headers: Record<string, string | string[] | undefined>, body: string }> {
+  const ws = new WebSocket(url, options)
+  ws.on('error', () => {})
+  const [, res] = await once(ws, 'unexpected-response', { signal: AbortSignal.timeout(DEADLINE_MS) }) as [unknown, import('node:http').IncomingMessage]
+  const chunks: Buffer[] = []
+  for await (const chunk of res) chunks.push(chunk as Buffer)
+  ws.terminate()
+  return { status: res.statusCode as number, headers: res.headers, body: Buffer.concat(chunks).toString() }
+}
+
 /** Resolves when `check()` is true, checking every few ms; fails after the deadline. */
 export async function until (check: () => boolean | Promise<boolean>, what: string, deadlineMs = DEADLINE_MS): Promise<void> {
   const end = Date.now() + deadlineMs

@@ -1,0 +1,64 @@
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client'
+import type { SessionSummary } from './session/session.js'
+
+/** How a session ended, as the `outcome` label of `wsexec_sessions_ended_total`. */
+export type Outcome = 'exit_zero' | 'exit_nonzero' | 'signal' | 'spawn_failed'
+
+/** Why a request was refused before any process started, as the `reason` label. */
+export type RefusalReason = 'not_found' | 'upgrade_required' | 'draining' | (string & {})
+
+/** The outcome label for a session's summary. */
+export function outcomeOf (summary: SessionSummary): Outcome {
+  if (summary.spawnError !== null) return 'spawn_failed'
+  if (summary.signal !== null) return 'signal'
+  return summary.exitCode === 0 ? 'exit_zero' : 'exit_nonzero'
+}
+
+/**
+ * The Prometheus metrics of one server, in their own registry (so several servers in one process
+ * do not collide), with prom-client's default process metrics.
+ */
+export class Metrics {
+  readonly registry = new Registry()
+  readonly #active: Gauge<'route'>
+  readonly #ended: Counter<'route' | 'outcome'>
+  readonly #refused: Counter<'reason'>
+  readonly #duration: Histogram<'route'>
+  readonly #spawn: Histogram<'route'>
+  readonly #messages: Counter<'route' | 'direction'>
+  readonly #bytes: Counter<'route' | 'direction'>
+
+  constructor () {
+    const registers = [this.registry]
+    collectDefaultMetrics({ register: this.registry })
+    this.#active = new Gauge({ name: 'wsexec_sessions_active', help: 'Sessions running now, by route', labelNames: ['route'], registers })
+    this.#ended = new Counter({ name: 'wsexec_sessions_ended_total', help: 'Sessions ended, by route and outcome (exit_zero, exit_nonzero, signal, spawn_failed)', labelNames: ['route', 'outcome'], registers })
+    this.#refused = new Counter({ name: 'wsexec_requests_refused_total', help: 'Requests refused before any process started, by reason', labelNames: ['reason'], registers })
+    this.#duration = new Histogram({ name: 'wsexec_session_duration_seconds', help: 'Session duration, by route', labelNames: ['route'], buckets: [0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60, 300, 900, 3600], registers })
+    this.#spawn = new Histogram({ name: 'wsexec_process_start_seconds', help: 'Time from the upgrade to the process start, by route', labelNames: ['route'], buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1], registers })
+    this.#messages = new Counter({ name: 'wsexec_messages_total', help: 'WebSocket messages, by route and direction (in: client to program, out: program to client)', labelNames: ['route', 'direction'], registers })
+    this.#bytes = new Counter({ name: 'wsexec_bytes_total', help: 'Bytes carried, by route and direction (in: message payloads, out: frames)', labelNames: ['route', 'direction'], registers })
+  }
+
+  /** A session of `route` started its process after `seconds`. */
+  started (route: string, seconds: number): void {
+    this.#active.inc({ route })
+    this.#spawn.observe({ route }, seconds)
+  }
+
+  /** A session of `route` ended (whether or not its process ever started). */
+  ended (route: string, summary: SessionSummary, wasActive: boolean): void {
+    if (wasActive) this.#active.dec({ route })
+    this.#ended.inc({ route, outcome: outcomeOf(summary) })
+    this.#duration.observe({ route }, summary.durationMs / 1000)
+    this.#messages.inc({ route, direction: 'in' }, summary.in.messages)
+    this.#messages.inc({ route, direction: 'out' }, summary.out.messages)
+    this.#bytes.inc({ route, direction: 'in' }, summary.in.bytes)
+    this.#bytes.inc({ route, direction: 'out' }, summary.out.bytes)
+  }
+
+  /** A request was refused before any process started. */
+  refused (reason: RefusalReason): void {
+    this.#refused.inc({ reason })
+  }
+}
