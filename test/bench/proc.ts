@@ -1,0 +1,57 @@
+import { readdirSync, readFileSync } from 'node:fs'
+
+/** Clock ticks per second of /proc/<pid>/stat times (USER_HZ, 100 on Linux x86 and arm). */
+const CLOCK_TICKS_PER_SECOND = 100
+
+/** Resident set size of one process in KiB (VmRSS), not counting its children; NaN once it is gone. */
+export function readRssKiB (pid: number): number {
+  try {
+    const status = readFileSync(`/proc/${pid}/status`, 'latin1')
+    const match = /^VmRSS:\s+(\d+) kB/m.exec(status)
+    return match?.[1] === undefined ? Number.NaN : Number(match[1])
+  } catch {
+    return Number.NaN
+  }
+}
+
+/** CPU time (user + system) used by the process itself, in ms, not counting its children; NaN once it is gone. */
+export function readCpuMs (pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'latin1')
+    // Fields after the command name, which is in parentheses and may contain spaces.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+    const utime = Number(fields[11])
+    const stime = Number(fields[12])
+    return (utime + stime) * 1000 / CLOCK_TICKS_PER_SECOND
+  } catch {
+    return Number.NaN
+  }
+}
+
+/** PIDs of the direct children of `pid`, gathered from every thread (Go forks from any thread). */
+export function readChildPids (pid: number): number[] {
+  const children: number[] = []
+  try {
+    for (const tid of readdirSync(`/proc/${pid}/task`)) {
+      try {
+        const text = readFileSync(`/proc/${pid}/task/${tid}/children`, 'latin1').trim()
+        if (text !== '') children.push(...text.split(' ').map(Number))
+      } catch {
+        // The thread ended between readdir and read.
+      }
+    }
+  } catch {
+    // The process is gone: it has no children to report.
+  }
+  return children
+}
+
+/** True while a process with this PID exists and is not a zombie. */
+export function isAlive (pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'latin1')
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z'
+  } catch {
+    return false
+  }
+}
