@@ -1,8 +1,27 @@
+import type { Lines } from './lines.js'
+
 /** WebSocket opcodes of data frames (RFC 6455 §5.2). */
 export const Opcode = Object.freeze({ TEXT: 0x1, BINARY: 0x2 })
 
 function headerBytes (length: number): number {
   return length < 126 ? 2 : length < 65_536 ? 4 : 10
+}
+
+function writeHeader (out: Buffer, at: number, length: number, opcode: number): number {
+  out[at++] = 0x80 | opcode
+  if (length < 126) {
+    out[at++] = length
+  } else if (length < 65_536) {
+    out[at++] = 126
+    out.writeUInt16BE(length, at)
+    at += 2
+  } else {
+    out[at++] = 127
+    out.writeUInt32BE(Math.floor(length / 0x1_0000_0000), at)
+    out.writeUInt32BE(length >>> 0, at + 4)
+    at += 8
+  }
+  return at
 }
 
 /**
@@ -15,21 +34,24 @@ export function encodeFrames (payloads: readonly Buffer[], opcode: number): Buff
   const out = Buffer.allocUnsafe(size)
   let at = 0
   for (const p of payloads) {
-    const length = p.length
-    out[at++] = 0x80 | opcode
-    if (length < 126) {
-      out[at++] = length
-    } else if (length < 65_536) {
-      out[at++] = 126
-      out.writeUInt16BE(length, at)
-      at += 2
-    } else {
-      out[at++] = 127
-      out.writeUInt32BE(Math.floor(length / 0x1_0000_0000), at)
-      out.writeUInt32BE(length >>> 0, at + 4)
-      at += 8
-    }
+    at = writeHeader(out, at, p.length, opcode)
     at += p.copy(out, at)
+  }
+  return out
+}
+
+/** Encodes every line of `lines` as one text frame, copied straight from where it lies. */
+export function encodeLines (lines: Lines): Buffer {
+  const count = lines.count
+  let size = lines.bytes
+  for (let i = 0; i < count; i++) size += headerBytes(lines.end(i) - lines.start(i))
+  const out = Buffer.allocUnsafe(size)
+  let at = 0
+  for (let i = 0; i < count; i++) {
+    const start = lines.start(i)
+    const end = lines.end(i)
+    at = writeHeader(out, at, end - start, Opcode.TEXT)
+    at += lines.source(i).copy(out, at, start, end)
   }
   return out
 }

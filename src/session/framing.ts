@@ -1,6 +1,7 @@
 import type { Route } from '../config/load.js'
-import { encodeFrames, Opcode } from './frames.js'
+import { encodeFrames, encodeLines, Opcode } from './frames.js'
 import { LineSplitter } from './line-splitter.js'
+import { Lines } from './lines.js'
 
 /** The program's output streams that reach the client. */
 export type StreamName = 'stdout' | 'stderr'
@@ -20,8 +21,8 @@ export interface Framing {
   encode (chunk: Buffer, stream: StreamName): Encoded | null
   /** Frames for what is left of a stream when it ends, or null. */
   flush (stream: StreamName): Encoded | null
-  /** The bytes to write to the program's stdin for one client message. */
-  decode (data: Buffer, isBinary: boolean): Buffer[]
+  /** Appends the bytes one client message gives the program's stdin to `input`; returns their length. */
+  decode (data: Buffer, isBinary: boolean, input: Buffer[]): number
 }
 
 const NEWLINE = Buffer.from('\n')
@@ -30,6 +31,7 @@ const NEWLINE = Buffer.from('\n')
 export class TextFraming implements Framing {
   readonly #splitters: Record<StreamName, LineSplitter>
   readonly #tagged: boolean
+  readonly #lines = new Lines()
 
   constructor (maxLineBytes: number, tagged: boolean) {
     this.#splitters = { stdout: new LineSplitter(maxLineBytes), stderr: new LineSplitter(maxLineBytes) }
@@ -37,27 +39,31 @@ export class TextFraming implements Framing {
   }
 
   encode (chunk: Buffer, stream: StreamName): Encoded | null {
-    const lines: Buffer[] = []
-    this.#splitters[stream].push(chunk, lines)
-    return this.#frames(lines, stream)
+    this.#splitters[stream].push(chunk, this.#lines)
+    return this.#frames(stream)
   }
 
   flush (stream: StreamName): Encoded | null {
-    const lines: Buffer[] = []
-    this.#splitters[stream].end(lines)
-    return this.#frames(lines, stream)
+    this.#splitters[stream].end(this.#lines)
+    return this.#frames(stream)
   }
 
-  decode (data: Buffer, isBinary: boolean): Buffer[] {
-    return isBinary ? [data] : [data, NEWLINE]
+  decode (data: Buffer, isBinary: boolean, input: Buffer[]): number {
+    input.push(data)
+    if (isBinary) return data.length
+    input.push(NEWLINE)
+    return data.length + 1
   }
 
-  #frames (lines: Buffer[], stream: StreamName): Encoded | null {
-    if (lines.length === 0) return null
-    const payloads = this.#tagged
-      ? lines.map((line) => Buffer.from(`{"stream":"${stream}","data":${JSON.stringify(line.toString('utf8'))}}`))
-      : lines
-    return { bytes: encodeFrames(payloads, Opcode.TEXT), messages: lines.length }
+  #frames (stream: StreamName): Encoded | null {
+    const lines = this.#lines
+    if (lines.count === 0) return null
+    if (!this.#tagged) return { bytes: encodeLines(lines), messages: lines.count }
+    const payloads: Buffer[] = []
+    for (let i = 0; i < lines.count; i++) {
+      payloads.push(Buffer.from(`{"stream":"${stream}","data":${JSON.stringify(lines.line(i).toString('utf8'))}}`))
+    }
+    return { bytes: encodeFrames(payloads, Opcode.TEXT), messages: lines.count }
   }
 }
 
@@ -71,8 +77,9 @@ export class BinaryFraming implements Framing {
     return null
   }
 
-  decode (data: Buffer): Buffer[] {
-    return [data]
+  decode (data: Buffer, _isBinary: boolean, input: Buffer[]): number {
+    input.push(data)
+    return data.length
   }
 }
 

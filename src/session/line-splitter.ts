@@ -1,4 +1,5 @@
 import { isUtf8 } from 'node:buffer'
+import type { Lines } from './lines.js'
 
 const NL = 0x0a
 const CR = 0x0d
@@ -17,22 +18,26 @@ export class LineSplitter {
     this.#maxLineBytes = maxLineBytes
   }
 
-  /** Appends the complete lines of `chunk` to `lines`. */
-  push (chunk: Buffer, lines: Buffer[]): void {
+  /** Fills `lines` with the complete lines of `chunk`. */
+  push (chunk: Buffer, lines: Lines): void {
+    lines.reset(chunk)
     let start = 0
     let nl = chunk.indexOf(NL)
     if (this.#carry !== null && nl !== -1) {
-      this.#line(Buffer.concat([this.#carry, chunk.subarray(0, nl)]), lines, true)
+      this.#own(Buffer.concat([this.#carry, chunk.subarray(0, nl)]), lines)
       this.#carry = null
       start = nl + 1
       nl = chunk.indexOf(NL, start)
     }
     if (nl !== -1) {
       // Lines inside a chunk that is valid UTF-8 up to its last newline need no check of their own.
-      const last = chunk.lastIndexOf(NL)
-      const valid = isUtf8(chunk.subarray(start, last + 1))
+      const valid = isUtf8(chunk.subarray(start, chunk.lastIndexOf(NL) + 1))
+      const max = this.#maxLineBytes
       while (nl !== -1) {
-        this.#line(chunk.subarray(start, nl), lines, !valid)
+        const end = nl > start && chunk[nl - 1] === CR ? nl - 1 : nl
+        if (!valid) this.#own(chunk.subarray(start, end), lines)
+        else if (end - start <= max) lines.addRange(start, end)
+        else this.#pieces(chunk, start, end, lines)
         start = nl + 1
         nl = chunk.indexOf(NL, start)
       }
@@ -40,30 +45,42 @@ export class LineSplitter {
     if (start < chunk.length) this.#hold(chunk.subarray(start), lines)
   }
 
-  /** Appends the unfinished last line, if any, to `lines`. */
-  end (lines: Buffer[]): void {
+  /** Fills `lines` with the unfinished last line, if any. */
+  end (lines: Lines): void {
+    lines.reset(lines.chunk)
     if (this.#carry === null) return
     const rest = this.#carry
     this.#carry = null
-    lines.push(sanitise(rest))
+    lines.addOwn(sanitise(rest))
   }
 
-  #line (line: Buffer, lines: Buffer[], check: boolean): void {
+  /** A line that is not a plain range of the chunk: strip CR, cut, and check each piece. */
+  #own (line: Buffer, lines: Lines): void {
     const end = line.length > 0 && line[line.length - 1] === CR ? line.length - 1 : line.length
     let body = line.subarray(0, end)
     while (body.length > this.#maxLineBytes) {
       const cut = boundary(body, this.#maxLineBytes)
-      lines.push(sanitise(body.subarray(0, cut)))
+      lines.addOwn(sanitise(body.subarray(0, cut)))
       body = body.subarray(cut)
     }
-    lines.push(check ? sanitise(body) : body)
+    lines.addOwn(sanitise(body))
   }
 
-  #hold (rest: Buffer, lines: Buffer[]): void {
+  /** A long, valid line of the chunk: its pieces are ranges too. */
+  #pieces (chunk: Buffer, start: number, end: number, lines: Lines): void {
+    while (end - start > this.#maxLineBytes) {
+      const cut = start + boundary(chunk.subarray(start, end), this.#maxLineBytes)
+      lines.addRange(start, cut)
+      start = cut
+    }
+    lines.addRange(start, end)
+  }
+
+  #hold (rest: Buffer, lines: Lines): void {
     let carry = this.#carry === null ? rest : Buffer.concat([this.#carry, rest])
     while (carry.length >= this.#maxLineBytes) {
       const cut = boundary(carry, this.#maxLineBytes)
-      lines.push(sanitise(carry.subarray(0, cut)))
+      lines.addOwn(sanitise(carry.subarray(0, cut)))
       carry = carry.subarray(cut)
     }
     // Copy, so the rest of a large chunk is not kept alive by a few bytes.

@@ -1,3 +1,6 @@
+/** How often a terminating group is checked for survivors, in ms. */
+export const GROUP_POLL_MS = 25
+
 /**
  * Signals a program's whole process group (the program is started as a group leader), so that
  * children it started in the background end with it: SIGTERM, then SIGKILL after a grace period.
@@ -24,22 +27,36 @@ export class ProcessGroup {
     }
   }
 
-  /** SIGTERM now and SIGKILL after the grace period if any process is left; idempotent. */
+  /**
+   * SIGTERM now, and SIGKILL after the grace period if any process is left; idempotent. The group
+   * is checked every {@link GROUP_POLL_MS} meanwhile, so nothing stays pending once it is empty
+   * (and its id, free again, is never signalled).
+   */
   terminate (): void {
     if (this.#terminating) return
     this.#terminating = true
     if (!this.signal('SIGTERM')) return
-    this.#timer = setTimeout(() => {
+    const deadline = Date.now() + this.#killGraceMs
+    const check = (): void => {
       this.#timer = undefined
-      this.signal('SIGKILL')
-    }, this.#killGraceMs)
+      if (!this.signal(0)) return
+      const left = deadline - Date.now()
+      if (left <= 0) this.signal('SIGKILL')
+      else this.#timer = setTimeout(check, Math.min(GROUP_POLL_MS, left))
+    }
+    this.#timer = setTimeout(check, Math.min(GROUP_POLL_MS, this.#killGraceMs))
   }
 
-  /** Forgets a pending SIGKILL (when the server must exit now and kills the group itself). */
+  /** SIGKILL now, and no later signal. */
   kill (): void {
     clearTimeout(this.#timer)
     this.#timer = undefined
     this.#terminating = true
     this.signal('SIGKILL')
+  }
+
+  /** True while a SIGKILL may still be sent. */
+  get pending (): boolean {
+    return this.#timer !== undefined
   }
 }

@@ -9,6 +9,7 @@ import { CloseCode, closeForExit, closeForProtocolError, closeForSpawnError, typ
 import type { Route } from '../config/load.js'
 import { framingFor, type Framing, type StreamName } from './framing.js'
 import { LineSplitter } from './line-splitter.js'
+import { Lines } from './lines.js'
 import { ProcessGroup } from './process-group.js'
 
 /** Bytes of frames the server lets wait in the socket before it stops reading the program's output. */
@@ -71,6 +72,10 @@ export class Session extends EventEmitter {
   #spawnError: string | null = null
   #clientGone = false
   #inputOpen = false
+  #flushing = false
+  readonly #pending: Buffer[] = []
+  #pendingBytes = 0
+  #inputPaused = false
   #stdin: Writable | undefined
   #closeSent: Close | undefined
   #closeCode: number = CloseCode.NORMAL
@@ -102,7 +107,7 @@ export class Session extends EventEmitter {
   bufferedBytes (): { toClient: number, toProgram: number } {
     return {
       toClient: this.#o.socket.writableLength,
-      toProgram: (this.#stdin === undefined ? 0 : this.#stdin.writableLength) + this.#o.socket.readableLength
+      toProgram: this.#pendingBytes + (this.#stdin === undefined ? 0 : this.#stdin.writableLength) + this.#o.socket.readableLength
     }
   }
 
@@ -173,10 +178,9 @@ export class Session extends EventEmitter {
 
   #logStderr (stream: Readable): void {
     const splitter = new LineSplitter(this.route.maxLineBytes)
-    const lines: Buffer[] = []
+    const lines = new Lines()
     const flush = (): void => {
-      for (const line of lines) this.#o.log.warn({ childPid: this.pid, stderr: line.toString('utf8') }, 'program stderr')
-      lines.length = 0
+      for (let i = 0; i < lines.count; i++) this.#o.log.warn({ childPid: this.pid, stderr: lines.line(i).toString('utf8') }, 'program stderr')
     }
     stream.on('data', (chunk: Buffer) => { splitter.push(chunk, lines); flush() })
     stream.once('end', () => { splitter.end(lines); flush() })
@@ -186,16 +190,31 @@ export class Session extends EventEmitter {
     this.#in.messages++
     this.#in.bytes += data.length
     if (!this.#inputOpen) return
+    // All the messages of one socket read reach the program in one write, on the next tick.
+    this.#pendingBytes += this.#framing.decode(data, isBinary, this.#pending)
+    if (this.#flushing) return
+    this.#flushing = true
+    process.nextTick(() => this.#flushInput())
+  }
+
+  #flushInput (): void {
+    this.#flushing = false
+    const pending = this.#pending
+    const bytes = Buffer.concat(pending, this.#pendingBytes)
+    pending.length = 0
+    this.#pendingBytes = 0
+    if (!this.#inputOpen) return
     const stdin = this.#stdin as Writable
-    let ok = true
-    for (const part of this.#framing.decode(data, isBinary)) ok = stdin.write(part)
-    if (ok) return
+    // ws still delivers the messages it already parsed after a pause: those are written too.
+    if (stdin.write(bytes) || this.#inputPaused) return
     const { ws } = this.#o
+    this.#inputPaused = true
     ws.pause()
     this.emit('input-paused')
     const resume = (): void => {
       stdin.off('drain', resume)
       stdin.off('close', resume)
+      this.#inputPaused = false
       ws.resume()
     }
     stdin.on('drain', resume)

@@ -1,12 +1,19 @@
 import t from 'tap'
 import { LineSplitter, sanitise } from '../../src/session/line-splitter.js'
+import { Lines } from '../../src/session/lines.js'
 
 function split (chunks: Array<string | Buffer>, max = 1024): string[] {
   const s = new LineSplitter(max)
-  const lines: Buffer[] = []
-  for (const c of chunks) s.push(typeof c === 'string' ? Buffer.from(c) : c, lines)
+  const lines = new Lines()
+  const out: string[] = []
+  const take = (): void => { for (let i = 0; i < lines.count; i++) out.push(lines.line(i).toString('utf8')) }
+  for (const c of chunks) {
+    s.push(typeof c === 'string' ? Buffer.from(c) : c, lines)
+    take()
+  }
   s.end(lines)
-  return lines.map((l) => l.toString('utf8'))
+  take()
+  return out
 }
 
 t.test('one trailing newline or CRLF is removed; empty lines stay', async (t) => {
@@ -29,6 +36,18 @@ t.test('long lines are cut at maxLineBytes, never inside a UTF-8 character', asy
   t.same(split(['aé€x\n'], 4), ['aé', '€x'], 'cut before the character that would not fit')
   t.same(split([Buffer.from([0x80, 0x80, 0x80, 0x80, 0x80, 0x0a])], 4), ['\ufffd\ufffd\ufffd\ufffd', '\ufffd'], 'continuation bytes only: cut at max')
   t.same(split(['abcd\n'], 4), ['abcd'], 'exactly max bytes is one line')
+  t.same(split(['x\nabcdefghij\r\n'], 4), ['x', 'abcd', 'efgh', 'ij'], 'a long line inside a chunk is cut in place')
+  t.same(split(['x\n', Buffer.from([0xff, 0x61, 0x62, 0x63, 0x64, 0x65, 0x0a])], 4), ['x', '\ufffdabc', 'de'], 'an invalid long line is cut, then replaced')
+})
+
+t.test('many lines in one chunk', async (t) => {
+  const text = Array.from({ length: 5000 }, (_, i) => `line ${i}`).join('\n') + '\n'
+  const lines = split([text])
+  t.equal(lines.length, 5000)
+  t.equal(lines[4999], 'line 4999')
+  const invalid = split([Buffer.concat([Buffer.from(text), Buffer.from([0xff, 0x0a])])])
+  t.equal(invalid.length, 5001, 'lines of an invalid chunk are their own buffers')
+  t.equal(invalid[5000], '\ufffd')
 })
 
 t.test('invalid UTF-8 becomes U+FFFD, valid text is untouched', async (t) => {

@@ -18,6 +18,16 @@ t.test('terminate: SIGTERM, then SIGKILL after the grace period', async (t) => {
   t.notOk(group.signal(0), 'the group is gone')
 })
 
+t.test('terminate: nothing stays pending once the group is empty', async (t) => {
+  const child = spawn('sleep', ['30'], { detached: true })
+  const group = new ProcessGroup(child.pid as number, 60_000)
+  group.terminate()
+  const [, signal] = await once(child, 'exit') as [number | null, string]
+  t.equal(signal, 'SIGTERM')
+  await until(() => !group.pending, 'the pending SIGKILL to be dropped')
+  t.notOk(group.pending)
+})
+
 t.test('kill: SIGKILL now, and no later signal', async (t) => {
   const child = spawn(process.execPath, [fixture('ignore-term.mjs')], { detached: true, stdio: ['ignore', 'pipe', 'ignore'] })
   await once(child.stdout, 'data')

@@ -57,6 +57,19 @@ t.test('a program that stops reading stops the client: bounded memory, nothing l
   await session.done
 })
 
+t.test('input that arrives in the tick the session is shut down is dropped', async (t) => {
+  const s = await startServer(t, '/cat:\n  command: [cat]\n  killGrace: 100ms\n')
+  const c = connect(`${s.url}/cat`)
+  await c.opened
+  const session = only(t, s.app.wsexec.sessions)
+  const [serverSide] = s.app.websocketServer.clients
+  // Runs right after the session's own message listener, before its input is flushed.
+  serverSide?.on('message', () => session.shutdown())
+  c.ws.send('too late')
+  t.same(await c.closed, { code: 1001, reason: 'server shutting down' })
+  t.match(await session.done, { in: { messages: 1 }, out: { messages: 0 } })
+})
+
 t.test('client leaves: stdin is closed and a program that exits on EOF ends cleanly', async (t) => {
   const s = await startServer(t, '/cat:\n  command: [cat]\n')
   const c = connect(`${s.url}/cat`)
