@@ -1,4 +1,5 @@
 import { once } from 'node:events'
+import { asyncapiDocument } from './asyncapi.js'
 import type { Writable } from 'node:stream'
 import { parseArgs } from 'node:util'
 import { resolveExecutables } from './config/executables.js'
@@ -38,6 +39,8 @@ Options:
   -p, --port PORT       port to listen on, 0 for any free port (overrides the file)
       --log-level LEVEL ${LOG_LEVELS.join(', ')} (default: info)
       --check           validate the configuration, print its routes, and exit
+      --console         serve the dev console page at / (overrides the file)
+      --asyncapi        print the AsyncAPI document of the routes, and exit
   -h, --help            show this help
   -v, --version         show the version
 
@@ -52,6 +55,8 @@ interface Options {
   port?: number
   logLevel: LogLevel
   check: boolean
+  console: boolean
+  asyncapi: boolean
   help: boolean
   version: boolean
   command: string[]
@@ -73,6 +78,8 @@ function parse (argv: readonly string[]): Options {
         port: { type: 'string', short: 'p' },
         'log-level': { type: 'string' },
         check: { type: 'boolean' },
+        console: { type: 'boolean' },
+        asyncapi: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
         version: { type: 'boolean', short: 'v' }
       }
@@ -85,7 +92,7 @@ function parse (argv: readonly string[]): Options {
   if (dashes !== -1 && v.config !== undefined) throw new UsageError('--config and a command after -- exclude each other')
   const logLevel = v['log-level'] ?? 'info'
   if (!(LOG_LEVELS as readonly string[]).includes(logLevel)) throw new UsageError(`--log-level must be one of ${LOG_LEVELS.join(', ')}, not ${JSON.stringify(logLevel)}`)
-  const options: Options = { config: v.config ?? 'config/routes.yaml', logLevel: logLevel as LogLevel, check: v.check ?? false, help: v.help ?? false, version: v.version ?? false, command }
+  const options: Options = { config: v.config ?? 'config/routes.yaml', logLevel: logLevel as LogLevel, check: v.check ?? false, console: v.console ?? false, asyncapi: v.asyncapi ?? false, help: v.help ?? false, version: v.version ?? false, command }
   if (v.host !== undefined) options.host = v.host
   if (v.port !== undefined) {
     const port = Number(v.port)
@@ -98,7 +105,8 @@ function parse (argv: readonly string[]): Options {
 async function loadConfig (options: Options, io: CliIO): Promise<Config> {
   const overrides = (config: Config): Config => Object.freeze({
     ...config,
-    listen: Object.freeze({ host: options.host ?? config.listen.host, port: options.port ?? config.listen.port })
+    listen: Object.freeze({ host: options.host ?? config.listen.host, port: options.port ?? config.listen.port }),
+    console: options.console || config.console
   })
   const config = options.command.length > 0
     ? parseConfig(JSON.stringify({ routes: { '/': { command: options.command } } }), '<command line>', io.cwd)
@@ -142,6 +150,10 @@ export async function main (argv: readonly string[], io: CliIO): Promise<number>
   }
   if (options.check) {
     io.stdout.write(summary(config))
+    return ExitCode.OK
+  }
+  if (options.asyncapi) {
+    io.stdout.write(`${JSON.stringify(asyncapiDocument(config), null, 2)}\n`)
     return ExitCode.OK
   }
   const logger = createLogger(options.logLevel, io.stdout, io.stdout.isTTY === true)

@@ -4,6 +4,7 @@ import type { Socket } from 'node:net'
 import websocket from '@fastify/websocket'
 import fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify'
 import type WebSocket from 'ws'
+import { registerBrowser } from './browser/plugin.js'
 import type { Config, Route } from './config/load.js'
 import { errors } from './errors.js'
 import { buildArgv, compileRoutes, matchRoute, type RouteMatch, type RouteTable } from './routes.js'
@@ -90,6 +91,8 @@ export async function buildServer (options: ServerOptions): Promise<FastifyInsta
     done()
   })
 
+  const browser = await registerBrowser(app, options.config)
+
   app.setNotFoundHandler((request, reply) => {
     reply.send(new errors.ROUTE_NOT_FOUND(request.url.split('?')[0]))
   })
@@ -100,14 +103,20 @@ export async function buildServer (options: ServerOptions): Promise<FastifyInsta
     onRequest (request: FastifyRequest, reply: FastifyReply, done: () => void) {
       const pathname = request.url.split('?')[0] as string
       const match = matchRoute(routing.table, pathname)
-      if (match === undefined) {
+      // Upgrades to unknown paths are refused before the upgrade; plain GETs may be browser files.
+      if (match === undefined && request.ws) {
         reply.send(new errors.ROUTE_NOT_FOUND(pathname))
         return
       }
-      request.wsexecMatch = match
+      request.wsexecMatch = match ?? null
       done()
     },
     handler (request, reply) {
+      if (browser(request, reply, request.wsexecMatch !== null)) return
+      if (request.wsexecMatch === null) {
+        reply.send(new errors.ROUTE_NOT_FOUND(request.url.split('?')[0]))
+        return
+      }
       reply.header('upgrade', 'websocket')
       reply.send(new errors.UPGRADE_REQUIRED((request.wsexecMatch as RouteMatch).compiled.route.path))
     },

@@ -30,6 +30,10 @@ export type Config = Readonly<{
   /** The folder relative paths in the configuration are resolved against. */
   baseDir: string
   listen: Readonly<Required<NonNullable<ConfigInput['listen']>>>
+  /** Whether the dev console is served at `/`. */
+  console: boolean
+  /** Static files: an absolute folder, a prefix ending in `/`, and where `dir` stands in the source. */
+  static: Readonly<{ dir: string, prefix: string, dirAt: Position }> | undefined
   routes: readonly Route[]
 }>
 
@@ -75,7 +79,7 @@ export function parseConfig (text: string, source: string, baseDir: string): Con
   const problems: ConfigProblem[] = []
   for (const [path, route] of Object.entries(input.routes)) problems.push(...checkRoute(path, route, problem))
   if (problems.length > 0) throw new ConfigError(byPlace(problems))
-  return normalise(input, source, baseDir, (path) => where.of(['routes', path, 'command', '0']))
+  return normalise(input, source, baseDir, (path) => where.of(path))
 }
 
 /** Route rules a schema cannot express: path syntax, one pattern per parameter, valid patterns. */
@@ -120,11 +124,11 @@ function byPlace (problems: ConfigProblem[]): ConfigProblem[] {
   return problems.sort((a, b) => a.line - b.line || a.column - b.column)
 }
 
-function normalise (input: ConfigInput, source: string, baseDir: string, commandAt: (path: string) => Position): Config {
+function normalise (input: ConfigInput, source: string, baseDir: string, at: (path: readonly string[]) => Position): Config {
   const routes = Object.entries(input.routes).map(([path, r]): Route => Object.freeze({
     path,
     executable: r.command[0] as string,
-    commandAt: commandAt(path),
+    commandAt: at(['routes', path, 'command', '0']),
     command: Object.freeze([...r.command]),
     params: Object.freeze({ ...r.params }),
     mode: r.mode ?? DEFAULTS.mode,
@@ -140,6 +144,14 @@ function normalise (input: ConfigInput, source: string, baseDir: string, command
     source,
     baseDir,
     listen: Object.freeze({ host: input.listen?.host ?? DEFAULTS.host, port: input.listen?.port ?? DEFAULTS.port }),
+    console: input.console ?? DEFAULTS.console,
+    static: input.static === undefined
+      ? undefined
+      : Object.freeze({ dir: resolve(baseDir, input.static.dir), prefix: withSlash(input.static.prefix ?? DEFAULTS.staticPrefix), dirAt: at(['static', 'dir']) }),
     routes: Object.freeze(routes)
   })
+}
+
+function withSlash (prefix: string): string {
+  return prefix.endsWith('/') ? prefix : `${prefix}/`
 }

@@ -10,7 +10,9 @@ export const DEFAULTS = Object.freeze({
   passEnv: Object.freeze(['PATH', 'LD_LIBRARY_PATH']),
   maxLineBytes: 1_048_576,
   closeGrace: '1s',
-  killGrace: '2s'
+  killGrace: '2s',
+  console: false,
+  staticPrefix: '/'
 } as const)
 
 /** Keyword read by the error formatter: the message shown when a union (`anyOf`) fails. */
@@ -59,6 +61,11 @@ export const ConfigSchema = Type.Object({
     host: Type.Optional(Type.String({ minLength: 1, default: DEFAULTS.host })),
     port: Type.Optional(Type.Integer({ minimum: 0, maximum: 65535, default: DEFAULTS.port }))
   }, { additionalProperties: false })),
+  console: Type.Optional(Type.Boolean({ default: DEFAULTS.console, description: 'serve the dev console page at / (--console)' })),
+  static: Type.Optional(Type.Object({
+    dir: Type.String({ minLength: 1, description: 'folder of files to serve, relative to the config file' }),
+    prefix: Type.Optional(Type.String({ pattern: '^/', default: DEFAULTS.staticPrefix, description: 'URL path the files are served under' }))
+  }, { additionalProperties: false, description: 'static files served next to the routes (routes win)' })),
   routes: Type.Record(Type.String({ pattern: '^/' }), RouteSchema, {
     minProperties: 1,
     additionalProperties: false,
