@@ -1,4 +1,5 @@
 import { once } from 'node:events'
+import { asyncapiDocument } from './asyncapi.js'
 import type { Writable } from 'node:stream'
 import { resolve } from 'node:path'
 import { parseArgs } from 'node:util'
@@ -48,6 +49,8 @@ Options:
       --drain-timeout D how long sessions may finish on SIGTERM (overrides shutdown.drainTimeout; 30s)
       --log-level LEVEL ${LOG_LEVELS.join(', ')} (default: info)
       --check           validate the configuration, print its routes, and exit
+      --console         serve the dev console page at / (overrides the file)
+      --asyncapi        print the AsyncAPI document of the routes, and exit
   -h, --help            show this help
   -v, --version         show the version
 
@@ -67,6 +70,8 @@ interface Options {
   watch: boolean
   logLevel: LogLevel
   check: boolean
+  console: boolean
+  asyncapi: boolean
   help: boolean
   version: boolean
   command: string[]
@@ -91,6 +96,8 @@ function parse (argv: readonly string[]): Options {
         'drain-timeout': { type: 'string' },
         'log-level': { type: 'string' },
         check: { type: 'boolean' },
+        console: { type: 'boolean' },
+        asyncapi: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
         version: { type: 'boolean', short: 'v' }
       }
@@ -104,7 +111,7 @@ function parse (argv: readonly string[]): Options {
   const logLevel = v['log-level'] ?? 'info'
   if (!(LOG_LEVELS as readonly string[]).includes(logLevel)) throw new UsageError(`--log-level must be one of ${LOG_LEVELS.join(', ')}, not ${JSON.stringify(logLevel)}`)
   if (dashes !== -1 && v.watch === true) throw new UsageError('--watch needs a routes file, not a command after --')
-  const options: Options = { config: v.config ?? 'config/routes.yaml', watch: v.watch ?? false, logLevel: logLevel as LogLevel, check: v.check ?? false, help: v.help ?? false, version: v.version ?? false, command }
+  const options: Options = { config: v.config ?? 'config/routes.yaml', watch: v.watch ?? false, logLevel: logLevel as LogLevel, check: v.check ?? false, console: v.console ?? false, asyncapi: v.asyncapi ?? false, help: v.help ?? false, version: v.version ?? false, command }
   if (v.host !== undefined) options.host = v.host
   if (v.socket !== undefined) options.socket = resolve(v.socket)
   if (v['drain-timeout'] !== undefined) {
@@ -130,7 +137,8 @@ async function loadConfig (options: Options, io: CliIO): Promise<Config> {
       port: options.port ?? config.listen.port,
       socket: options.socket ?? (options.host !== undefined || options.port !== undefined ? undefined : config.listen.socket)
     }),
-    shutdown: Object.freeze({ drainTimeoutMs: options.drainTimeoutMs ?? config.shutdown.drainTimeoutMs })
+    shutdown: Object.freeze({ drainTimeoutMs: options.drainTimeoutMs ?? config.shutdown.drainTimeoutMs }),
+    console: options.console || config.console
   })
   const config = options.command.length > 0
     ? parseConfig(JSON.stringify({ routes: { '/': { command: options.command } } }), '<command line>', io.cwd)
@@ -174,6 +182,10 @@ export async function main (argv: readonly string[], io: CliIO): Promise<number>
   }
   if (options.check) {
     io.stdout.write(summary(config))
+    return ExitCode.OK
+  }
+  if (options.asyncapi) {
+    io.stdout.write(`${JSON.stringify(asyncapiDocument(config), null, 2)}\n`)
     return ExitCode.OK
   }
   const logger = createLogger(options.logLevel, io.stdout, io.stdout.isTTY === true)

@@ -6,6 +6,7 @@ import { setTimeout as delay } from 'node:timers/promises'
 import websocket from '@fastify/websocket'
 import fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify'
 import type WebSocket from 'ws'
+import { registerBrowser } from './browser/plugin.js'
 import type { Config, Route } from './config/load.js'
 import { errors } from './errors.js'
 import { Metrics, type RefusalReason } from './metrics.js'
@@ -147,6 +148,8 @@ export async function buildServer (options: ServerOptions): Promise<FastifyInsta
     done()
   })
 
+  const browser = await registerBrowser(app, options.config)
+
   app.setNotFoundHandler((request, reply) => {
     refuse(reply, 'not_found', new errors.ROUTE_NOT_FOUND(pathOf(request)))
   })
@@ -175,7 +178,8 @@ export async function buildServer (options: ServerOptions): Promise<FastifyInsta
     onRequest (request: FastifyRequest, reply: FastifyReply, done: () => void) {
       const pathname = pathOf(request)
       const match = matchRoute(routing.table, pathname)
-      if (match === undefined) {
+      // Upgrades to unknown paths are refused before the upgrade; plain GETs may be browser files.
+      if (match === undefined && request.ws) {
         refuse(reply, 'not_found', new errors.ROUTE_NOT_FOUND(pathname))
         return
       }
@@ -184,10 +188,15 @@ export async function buildServer (options: ServerOptions): Promise<FastifyInsta
         refuse(reply, 'draining', new errors.DRAINING())
         return
       }
-      request.wsexecMatch = match
+      request.wsexecMatch = match ?? null
       done()
     },
     handler (request, reply) {
+      if (browser(request, reply, request.wsexecMatch !== null)) return
+      if (request.wsexecMatch === null) {
+        refuse(reply, 'not_found', new errors.ROUTE_NOT_FOUND(pathOf(request)))
+        return
+      }
       reply.header('upgrade', 'websocket')
       refuse(reply, 'upgrade_required', new errors.UPGRADE_REQUIRED((request.wsexecMatch as RouteMatch).compiled.route.path))
     },

@@ -10,7 +10,7 @@ export const DEFAULT_PATH = '/usr/local/bin:/usr/bin:/bin'
 /**
  * Resolves every route's program to an absolute path, the way the program will be found: a
  * name is searched in the PATH the program gets, a relative path starts at the route's `cwd`
- * or else the configuration's folder. Also checks each `cwd` is a folder.
+ * or else the configuration's folder. Also checks each `cwd`, and `static.dir`, is a folder.
  * @throws {ConfigError} naming each route whose program is missing or not executable.
  */
 export async function resolveExecutables (config: Config, serverEnv: Readonly<Record<string, string | undefined>>): Promise<Config> {
@@ -29,6 +29,9 @@ export async function resolveExecutables (config: Config, serverEnv: Readonly<Re
     }
     return Object.freeze({ ...route, executable: found.path })
   }))
+  if (config.static !== undefined && !(await isFolder(config.static.dir))) {
+    problems.push({ file: config.source, ...config.static.dirAt, key: 'static.dir', message: `${config.static.dir} is not a folder` })
+  }
   if (problems.length > 0) throw new ConfigError(problems.sort((a, b) => a.line - b.line))
   return Object.freeze({ ...config, routes: Object.freeze(routes) })
 }

@@ -33,6 +33,10 @@ export type Config = Readonly<{
   shutdown: Readonly<{ drainTimeoutMs: number }>
   health: Readonly<Required<NonNullable<ConfigInput['health']>>>
   metrics: Readonly<Required<Omit<NonNullable<ConfigInput['metrics']>, 'port' | 'host'>> & { port: number | undefined, host: string | undefined }>
+  /** Whether the dev console is served at `/`. */
+  console: boolean
+  /** Static files: an absolute folder, a prefix ending in `/`, and where `dir` stands in the source. */
+  static: Readonly<{ dir: string, prefix: string, dirAt: Position }> | undefined
   routes: readonly Route[]
 }>
 
@@ -79,7 +83,7 @@ export function parseConfig (text: string, source: string, baseDir: string): Con
   for (const [path, route] of Object.entries(input.routes)) problems.push(...checkRoute(path, route, problem))
   problems.push(...checkEndpoints(input, problem))
   if (problems.length > 0) throw new ConfigError(byPlace(problems))
-  return normalise(input, source, baseDir, (path) => where.of(['routes', path, 'command', '0']))
+  return normalise(input, source, baseDir, (path) => where.of(path))
 }
 
 /** Route rules a schema cannot express: path syntax, one pattern per parameter, valid patterns. */
@@ -148,11 +152,11 @@ function byPlace (problems: ConfigProblem[]): ConfigProblem[] {
   return problems.sort((a, b) => a.line - b.line || a.column - b.column)
 }
 
-function normalise (input: ConfigInput, source: string, baseDir: string, commandAt: (path: string) => Position): Config {
+function normalise (input: ConfigInput, source: string, baseDir: string, at: (path: readonly string[]) => Position): Config {
   const routes = Object.entries(input.routes).map(([path, r]): Route => Object.freeze({
     path,
     executable: r.command[0] as string,
-    commandAt: commandAt(path),
+    commandAt: at(['routes', path, 'command', '0']),
     command: Object.freeze([...r.command]),
     params: Object.freeze({ ...r.params }),
     mode: r.mode ?? DEFAULTS.mode,
@@ -180,6 +184,14 @@ function normalise (input: ConfigInput, source: string, baseDir: string, command
       port: input.metrics?.port,
       host: input.metrics?.host
     }),
+    console: input.console ?? DEFAULTS.console,
+    static: input.static === undefined
+      ? undefined
+      : Object.freeze({ dir: resolve(baseDir, input.static.dir), prefix: withSlash(input.static.prefix ?? DEFAULTS.staticPrefix), dirAt: at(['static', 'dir']) }),
     routes: Object.freeze(routes)
   })
+}
+
+function withSlash (prefix: string): string {
+  return prefix.endsWith('/') ? prefix : `${prefix}/`
 }

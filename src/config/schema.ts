@@ -14,7 +14,9 @@ export const DEFAULTS = Object.freeze({
   drainTimeout: '30s',
   livePath: '/healthz',
   readyPath: '/readyz',
-  metricsPath: '/metrics'
+  metricsPath: '/metrics',
+  console: false,
+  staticPrefix: '/'
 } as const)
 
 /** Keyword read by the error formatter: the message shown when a union (`anyOf`) fails. */
@@ -77,6 +79,11 @@ export const ConfigSchema = Type.Object({
     port: Type.Optional(Type.Integer({ minimum: 0, maximum: 65535, description: 'serve metrics on their own port instead of the main one' })),
     host: Type.Optional(Type.String({ minLength: 1, description: 'address of the metrics port (default: listen.host)' }))
   }, { additionalProperties: false })),
+  console: Type.Optional(Type.Boolean({ default: DEFAULTS.console, description: 'serve the dev console page at / (--console)' })),
+  static: Type.Optional(Type.Object({
+    dir: Type.String({ minLength: 1, description: 'folder of files to serve, relative to the config file' }),
+    prefix: Type.Optional(Type.String({ pattern: '^/', default: DEFAULTS.staticPrefix, description: 'URL path the files are served under' }))
+  }, { additionalProperties: false, description: 'static files served next to the routes (routes win)' })),
   routes: Type.Record(Type.String({ pattern: '^/' }), RouteSchema, {
     minProperties: 1,
     additionalProperties: false,

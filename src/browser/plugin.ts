@@ -1,0 +1,65 @@
+import { fileURLToPath } from 'node:url'
+import fastifyStatic from '@fastify/static'
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import { asyncapiDocument } from '../asyncapi.js'
+import type { Config } from '../config/load.js'
+
+/**
+ * Folder of wsexec's own browser files (console page, client module). The same relative path
+ * works from `src/browser/` and from `dist/browser/`, where `npm run build` copies `src/public`.
+ */
+export const PUBLIC_DIR = fileURLToPath(new URL('../public/', import.meta.url))
+
+/** URL prefix of wsexec's own browser files, such as `/_wsexec/client.js`. */
+export const ASSET_PREFIX = '/_wsexec/'
+
+/** URL path of the AsyncAPI document. */
+export const ASYNCAPI_PATH = '/asyncapi.json'
+
+/**
+ * Answers a plain GET (never an upgrade) on the catch-all route; `routeMatched` tells whether a
+ * route claims the path. Returns false when nothing here serves it.
+ */
+export type BrowserAnswer = (request: FastifyRequest, reply: FastifyReply, routeMatched: boolean) => boolean
+
+// Scripts come from this origin only; sessions connect back to it.
+const CONSOLE_CSP = "default-src 'self'; connect-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+
+/**
+ * Registers @fastify/static (without routes of its own: the catch-all dispatches, so routes
+ * always win) and returns what answers plain GETs: the console at `/` when `config.console`,
+ * then, on paths no route claims, `/_wsexec/*`, `/asyncapi.json` and the static files.
+ */
+export async function registerBrowser (app: FastifyInstance, config: Config): Promise<BrowserAnswer> {
+  await app.register(fastifyStatic, { root: PUBLIC_DIR, serve: false, index: ['index.html'] })
+  const files = config.static
+  return (request, reply, routeMatched) => {
+    // The router has percent-decoded the path (and answered 400 to a malformed one).
+    const pathname = `/${(request.params as { '*': string })['*']}`
+    // The console owns plain GETs on / even when a route at / owns the upgrades there.
+    if (pathname === '/' && config.console) {
+      reply.header('content-security-policy', CONSOLE_CSP)
+      reply.sendFile('console.html', PUBLIC_DIR)
+      return true
+    }
+    if (routeMatched) return false
+    if (pathname === ASYNCAPI_PATH) {
+      reply.send(asyncapiDocument(app.wsexec.config, { host: request.host, secure: request.protocol === 'https' }))
+      return true
+    }
+    // @fastify/static refuses `..` and other non-canonical paths with 403.
+    if (pathname.startsWith(ASSET_PREFIX)) {
+      reply.sendFile(pathname.slice(ASSET_PREFIX.length - 1), PUBLIC_DIR)
+      return true
+    }
+    if (files === undefined) return false
+    if (`${pathname}/` === files.prefix) {
+      const query = request.url.indexOf('?')
+      reply.redirect(files.prefix + (query === -1 ? '' : request.url.slice(query)), 301)
+      return true
+    }
+    if (!pathname.startsWith(files.prefix)) return false
+    reply.sendFile(pathname.slice(files.prefix.length - 1), files.dir)
+    return true
+  }
+}

@@ -1,0 +1,143 @@
+// The dev console served at / when `console: true` (or --console). Lists the routes from
+// asyncapi.json and opens sessions with the client module.
+import { open } from './client.js'
+
+/** Lines kept on screen; older ones are dropped so a long session cannot grow the page forever. */
+const MAX_LINES = 2000
+
+const $ = (id) => document.getElementById(id)
+const routes = new Map()
+let session = null
+let sessionRoute = null
+
+function element (tag, text, className) {
+  const el = document.createElement(tag)
+  if (text !== undefined) el.textContent = text
+  if (className !== undefined) el.className = className
+  return el
+}
+
+async function loadRoutes () {
+  const response = await fetch('asyncapi.json')
+  if (!response.ok) throw new Error(`asyncapi.json: HTTP ${response.status}`)
+  const doc = await response.json()
+  $('server').textContent = `${doc.info.title} ${doc.info.version} — ${Object.keys(doc.channels).length} routes, ${doc.servers.wsexec.protocol}://${doc.servers.wsexec.host}`
+  for (const channel of Object.values(doc.channels)) {
+    const route = channel['x-wsexec']
+    routes.set(route.path, route)
+    const item = element('li')
+    item.append(element('code', route.path), element('span', `${route.mode}, stderr ${route.stderr}`, 'tag'))
+    $('routes').append(item)
+    $('route').append(new Option(route.path, route.path))
+  }
+  showParams()
+}
+
+function showParams () {
+  const route = routes.get($('route').value)
+  const fieldset = $('params')
+  fieldset.replaceChildren(element('legend', 'Path parameters'))
+  const names = route === undefined ? [] : Object.keys(route.params)
+  fieldset.hidden = names.length === 0
+  for (const name of names) {
+    const p = element('p')
+    const label = element('label', `:${name}`)
+    const input = element('input')
+    label.htmlFor = input.id = `param-${name}`
+    input.name = name
+    input.required = true
+    input.autocomplete = 'off'
+    input.title = `must match ${route.params[name]}`
+    input.placeholder = route.params[name]
+    p.append(label, input)
+    fieldset.append(p)
+  }
+}
+
+function show (text, kind) {
+  const output = $('output')
+  const item = element('li', undefined, kind)
+  item.append(element('span', kind === 'stdout' ? '' : kind, 'label'), document.createTextNode(text))
+  output.append(item)
+  while (output.childElementCount > MAX_LINES) output.firstElementChild.remove()
+  output.scrollTop = output.scrollHeight
+}
+
+function showMessage (message, route) {
+  if (typeof message !== 'string') {
+    show(new TextDecoder().decode(message), 'binary')
+    return
+  }
+  if (route.stderr === 'tagged') {
+    try {
+      const tagged = JSON.parse(message)
+      show(tagged.data, tagged.stream)
+      return
+    } catch {
+      // not tagged after all: show it as it came
+    }
+  }
+  show(message, 'stdout')
+}
+
+function showEnding (ending) {
+  const box = $('ending')
+  box.className = ending.ok ? 'ok' : 'failed'
+  const list = element('dl')
+  const rows = [['Close code', String(ending.code)], ['Reason', ending.reason === '' ? '(none)' : ending.reason], ['Exit status', ending.text]]
+  for (const [term, value] of rows) list.append(element('dt', term), element('dd', value))
+  box.replaceChildren(element('strong', 'Session ended'), list)
+}
+
+function setOpen (isOpen) {
+  $('open').disabled = isOpen
+  $('close').disabled = !isOpen
+  $('line').disabled = !isOpen
+  $('send').disabled = !isOpen
+}
+
+async function start (event) {
+  event.preventDefault()
+  const route = routes.get($('route').value)
+  const params = Object.fromEntries(new FormData($('open-form')))
+  delete params.route
+  delete params.query
+  $('output').replaceChildren()
+  $('ending').replaceChildren()
+  $('connection').textContent = `Connecting to ${route.path}…`
+  setOpen(true)
+  try {
+    session = await open(route.path, { params, query: $('query').value })
+  } catch (err) {
+    $('connection').textContent = `${err.message} (unknown path, or a parameter that does not match its pattern).`
+    setOpen(false)
+    return
+  }
+  sessionRoute = route
+  $('connection').textContent = `Connected to ${session.url.pathname}${session.url.search} over ${session.transport === 'websocketstream' ? 'WebSocketStream (with backpressure)' : 'WebSocket'}.`
+  $('line').focus()
+  const current = session
+  for await (const message of current) showMessage(message, route)
+  showEnding(await current.closed)
+  if (session === current) {
+    session = null
+    setOpen(false)
+    $('connection').textContent = `Disconnected from ${current.url.pathname}.`
+  }
+}
+
+async function send (event) {
+  event.preventDefault()
+  const line = $('line').value
+  if (session === null) return
+  $('line').value = ''
+  show(line, 'sent')
+  // Binary routes write messages as they are: add the newline a line-reading program expects.
+  await session.send(sessionRoute.mode === 'binary' ? `${line}\n` : line)
+}
+
+$('route').addEventListener('change', showParams)
+$('open-form').addEventListener('submit', start)
+$('send-form').addEventListener('submit', send)
+$('close').addEventListener('click', () => session?.close('closed from the console'))
+loadRoutes().catch((err) => { $('server').textContent = `Cannot load the routes: ${err.message}` })
