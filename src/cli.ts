@@ -4,6 +4,7 @@ import { parseArgs } from 'node:util'
 import { resolveExecutables } from './config/executables.js'
 import { loadConfigFile, parseConfig, type Config } from './config/load.js'
 import { ConfigError } from './errors.js'
+import { loadSecurityFiles } from './security/credentials.js'
 import { createLogger, LOG_LEVELS, type LogLevel } from './logger.js'
 import { buildServer } from './server.js'
 import { VERSION } from './version.js'
@@ -103,7 +104,7 @@ async function loadConfig (options: Options, io: CliIO): Promise<Config> {
   const config = options.command.length > 0
     ? parseConfig(JSON.stringify({ routes: { '/': { command: options.command } } }), '<command line>', io.cwd)
     : await loadConfigFile(options.config, io.cwd)
-  return overrides(await resolveExecutables(config, io.env))
+  return overrides(await loadSecurityFiles(await resolveExecutables(config, io.env), io.env))
 }
 
 function summary (config: Config): string {

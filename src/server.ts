@@ -7,11 +7,17 @@ import type WebSocket from 'ws'
 import type { Config, Route } from './config/load.js'
 import { errors } from './errors.js'
 import { buildArgv, compileRoutes, matchRoute, type RouteMatch, type RouteTable } from './routes.js'
+import { selectProtocol } from './security/auth.js'
+import { checkRequest, type Pass } from './security/guard.js'
+import { SessionCounter } from './security/limits.js'
+import { visibleRequest } from './security/secrets.js'
+import { transportOptions } from './security/tls.js'
+import { watch } from './security/watchdog.js'
 import { routeEnvironment, sessionEnvironment } from './session/env.js'
 import { Session } from './session/session.js'
 import { VERSION } from './version.js'
 
-/** Largest message accepted from a client, in bytes. */
+/** Largest message accepted from a client by default, in bytes (`maxMessageBytes`). */
 export const MAX_MESSAGE_BYTES = 1_048_576
 
 /** What {@link buildServer} needs. */
@@ -34,6 +40,7 @@ declare module 'fastify' {
   }
   interface FastifyRequest {
     wsexecMatch: RouteMatch | null
+    wsexecPass: Pass | null
   }
 }
 
@@ -57,20 +64,29 @@ export async function buildServer (options: ServerOptions): Promise<FastifyInsta
   const env = options.env ?? {}
   const routing = compile(options.config, env)
   const sessions = new Set<Session>()
+  const { security } = options.config
+  const counter = new SessionCounter(security)
   const app = fastify({
+    ...transportOptions(security),
     loggerInstance: options.logger,
     logController: new LogController({ disableRequestLogging: true }),
     return503OnClosing: true
-  })
+  }) as unknown as FastifyInstance
 
   app.decorate('wsexec', {
     sessions,
     get config () { return routing.config }
   })
   app.decorateRequest('wsexecMatch', null)
+  app.decorateRequest('wsexecPass', null)
 
   await app.register(websocket, {
-    options: { maxPayload: MAX_MESSAGE_BYTES, perMessageDeflate: false },
+    // ws's limit is server-wide: the largest route's; each session checks its route's own.
+    options: {
+      maxPayload: Math.max(...options.config.routes.map((r) => r.maxMessageBytes)),
+      perMessageDeflate: false,
+      handleProtocols: selectProtocol
+    },
     // ws closes the connection itself on protocol errors (1002, 1007, 1009): only log them.
     errorHandler (err: Error, _socket: WebSocket, request: FastifyRequest) {
       request.log.info({ err: { message: err.message, code: (err as NodeJS.ErrnoException).code } }, 'websocket error')
@@ -97,15 +113,17 @@ export async function buildServer (options: ServerOptions): Promise<FastifyInsta
   app.route({
     method: 'GET',
     url: '/*',
-    onRequest (request: FastifyRequest, reply: FastifyReply, done: () => void) {
+    async onRequest (request: FastifyRequest, reply: FastifyReply) {
       const pathname = request.url.split('?')[0] as string
       const match = matchRoute(routing.table, pathname)
-      if (match === undefined) {
-        reply.send(new errors.ROUTE_NOT_FOUND(pathname))
-        return
-      }
+      if (match === undefined) return reply.send(new errors.ROUTE_NOT_FOUND(pathname))
       request.wsexecMatch = match
-      done()
+      const verdict = await checkRequest(request, match.compiled.route, counter)
+      if (verdict.refusal !== undefined) return reply.headers(verdict.headers).send(verdict.refusal)
+      request.wsexecPass = verdict
+      // Given back when the session ends, or here when the upgrade never happens.
+      const admission = verdict.admission
+      if (admission !== undefined) request.raw.socket.once('close', () => { if (request.wsexecPass !== null) admission.release() })
     },
     handler (request, reply) {
       reply.header('upgrade', 'websocket')
@@ -113,22 +131,27 @@ export async function buildServer (options: ServerOptions): Promise<FastifyInsta
     },
     wsHandler (ws: WebSocket, request: FastifyRequest) {
       const match = request.wsexecMatch as RouteMatch
+      const pass = request.wsexecPass as Pass
+      request.wsexecPass = null
       const route = match.compiled.route
       const raw: IncomingMessage = request.raw
       const socket = raw.socket as Socket
       const id = randomUUID()
+      // The client's address, from X-Forwarded-For when the peer is a trusted proxy.
       /* c8 ignore next 2 -- undefined only when the client vanished during the upgrade; the session then just ends */
-      const remoteAddress = socket.remoteAddress ?? ''
+      const remoteAddress = request.ip ?? ''
       const remotePort = socket.remotePort ?? 0
       const pathname = request.url.split('?')[0] as string
+      const visible = visibleRequest(raw.headers, request.url, route.passHeaders)
       const childEnv = sessionEnvironment(routing.envs.get(route) as Record<string, string>, route, {
         remoteAddress,
         remotePort,
         serverPort: socket.localPort as number,
-        url: request.url,
+        url: visible.url,
         pathname,
-        headers: raw.headers,
-        secure: false
+        headers: visible.headers,
+        secure: security.tls !== null,
+        user: pass.identity
       }, match.params, id)
       const session = new Session({
         id,
@@ -142,7 +165,11 @@ export async function buildServer (options: ServerOptions): Promise<FastifyInsta
         remoteAddress
       })
       sessions.add(session)
-      session.done.then(() => sessions.delete(session), () => {})
+      session.done.then(() => {
+        sessions.delete(session)
+        pass.admission?.release()
+      }, () => {})
+      watch(session, ws, { idleTimeoutMs: route.idleTimeoutMs, maxLifetimeMs: route.maxLifetimeMs, pingIntervalMs: security.pingIntervalMs })
       session.start()
     }
   })

@@ -5,10 +5,12 @@ import { ConfigError, type ConfigProblem } from '../errors.js'
 import { toMs } from './duration.js'
 import { PositionFinder, type Position } from './positions.js'
 import { DEFAULTS, type ConfigInput, type RouteInput } from './schema.js'
+import { checkSecurity, defaultAuth, routeSecurity, serverSecurity, type RouteSecurity, type ServerSecurity } from './security.js'
+import type { RouteSecurityInput } from './security-schema.js'
 import { validateSchema } from './validate.js'
 
 /** A route after validation: defaults applied, durations in milliseconds, paths absolute. */
-export type Route = Readonly<Omit<Required<RouteInput>, 'closeGrace' | 'killGrace' | 'cwd' | 'command' | 'passEnv'> & {
+export type Route = Readonly<Omit<Required<RouteInput>, 'closeGrace' | 'killGrace' | 'cwd' | 'command' | 'passEnv' | keyof RouteSecurityInput> & RouteSecurity & {
   command: readonly string[]
   passEnv: readonly string[]
   /** The route's path as written, such as `/count/:n`. */
@@ -31,6 +33,8 @@ export type Config = Readonly<{
   baseDir: string
   listen: Readonly<Required<NonNullable<ConfigInput['listen']>>>
   routes: readonly Route[]
+  /** Server-wide security settings (TLS, proxies, timeouts, session limits). */
+  security: ServerSecurity
 }>
 
 const PARAM_SEGMENT = /^:([A-Za-z_][A-Za-z0-9_]*)$/
@@ -73,9 +77,10 @@ export function parseConfig (text: string, source: string, baseDir: string): Con
 
   const input = value as ConfigInput
   const problems: ConfigProblem[] = []
-  for (const [path, route] of Object.entries(input.routes)) problems.push(...checkRoute(path, route, problem))
+  problems.push(...checkSecurity(input, [], problem))
+  for (const [path, route] of Object.entries(input.routes)) problems.push(...checkRoute(path, route, problem), ...checkSecurity(route, ['routes', path], problem))
   if (problems.length > 0) throw new ConfigError(byPlace(problems))
-  return normalise(input, source, baseDir, (path) => where.of(['routes', path, 'command', '0']))
+  return normalise(input, source, baseDir, (path) => where.of(path))
 }
 
 /** Route rules a schema cannot express: path syntax, one pattern per parameter, valid patterns. */
@@ -120,11 +125,13 @@ function byPlace (problems: ConfigProblem[]): ConfigProblem[] {
   return problems.sort((a, b) => a.line - b.line || a.column - b.column)
 }
 
-function normalise (input: ConfigInput, source: string, baseDir: string, commandAt: (path: string) => Position): Config {
+function normalise (input: ConfigInput, source: string, baseDir: string, where: (path: readonly string[]) => Position): Config {
+  const auth = defaultAuth(input, baseDir, where)
   const routes = Object.entries(input.routes).map(([path, r]): Route => Object.freeze({
+    ...routeSecurity(r, path, input, auth, baseDir, where),
     path,
     executable: r.command[0] as string,
-    commandAt: commandAt(path),
+    commandAt: where(['routes', path, 'command', '0']),
     command: Object.freeze([...r.command]),
     params: Object.freeze({ ...r.params }),
     mode: r.mode ?? DEFAULTS.mode,
@@ -140,6 +147,7 @@ function normalise (input: ConfigInput, source: string, baseDir: string, command
     source,
     baseDir,
     listen: Object.freeze({ host: input.listen?.host ?? DEFAULTS.host, port: input.listen?.port ?? DEFAULTS.port }),
-    routes: Object.freeze(routes)
+    routes: Object.freeze(routes),
+    security: serverSecurity(input, baseDir, where)
   })
 }
