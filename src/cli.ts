@@ -7,6 +7,7 @@ import { toMs } from './config/duration.js'
 import { resolveExecutables } from './config/executables.js'
 import { loadConfigFile, parseConfig, type Config } from './config/load.js'
 import { ConfigError } from './errors.js'
+import { loadSecurityFiles } from './security/credentials.js'
 import { createLogger, LOG_LEVELS, type LogLevel } from './logger.js'
 import { buildServer } from './server.js'
 import { watchFile } from './reload.js'
@@ -143,7 +144,7 @@ async function loadConfig (options: Options, io: CliIO): Promise<Config> {
   const config = options.command.length > 0
     ? parseConfig(JSON.stringify({ routes: { '/': { command: options.command } } }), '<command line>', io.cwd)
     : await loadConfigFile(options.config, io.cwd)
-  return overrides(await resolveExecutables(config, io.env))
+  return overrides(await loadSecurityFiles(await resolveExecutables(config, io.env), io.env))
 }
 
 function summary (config: Config): string {

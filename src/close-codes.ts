@@ -48,12 +48,14 @@ export function closeForSpawnError (code: string): Close {
 
 const protocolErrors: Readonly<Record<string, number>> = {
   WS_ERR_INVALID_UTF8: CloseCode.INVALID_PAYLOAD,
-  WS_ERR_UNSUPPORTED_MESSAGE_LENGTH: CloseCode.MESSAGE_TOO_BIG
+  WS_ERR_UNSUPPORTED_MESSAGE_LENGTH: CloseCode.MESSAGE_TOO_BIG,
+  // A frame length beyond 2^53 - 1: ws closes with 1009 without reading it.
+  WS_ERR_UNSUPPORTED_DATA_PAYLOAD_LENGTH: CloseCode.MESSAGE_TOO_BIG
 }
 
 /**
  * The close code ws sends when a client breaks the protocol, from the error's `code`:
- * `WS_ERR_INVALID_UTF8` 1007, `WS_ERR_UNSUPPORTED_MESSAGE_LENGTH` 1009, any other 1002.
+ * `WS_ERR_INVALID_UTF8` 1007, `WS_ERR_UNSUPPORTED_MESSAGE_LENGTH` and `WS_ERR_UNSUPPORTED_DATA_PAYLOAD_LENGTH` 1009, any other 1002.
  */
 export function closeForProtocolError (code: string | undefined): number {
   return protocolErrors[code ?? ''] ?? CloseCode.PROTOCOL_ERROR

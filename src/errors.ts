@@ -11,6 +11,16 @@ export const errors = {
   UPGRADE_REQUIRED: createError('WSEXEC_ERR_UPGRADE_REQUIRED', '%s is a WebSocket endpoint: connect with a WebSocket client', 426),
   /** The server is draining before it stops: try again (another instance) later. */
   DRAINING: createError('WSEXEC_ERR_DRAINING', 'The server is shutting down and accepts no new sessions', 503),
+  /** The upgrade request breaks RFC 6455 in a way ws does not check, such as a missing Host header. */
+  BAD_HANDSHAKE: createError('WSEXEC_ERR_BAD_HANDSHAKE', 'Bad WebSocket handshake: %s', 400),
+  /** The request's Origin is not allowed on the route (cross-site WebSocket hijacking), or it has none and one is required. */
+  ORIGIN_NOT_ALLOWED: createError('WSEXEC_ERR_ORIGIN_NOT_ALLOWED', 'Origin %s may not connect to %s', 403),
+  /** The route needs credentials the request did not carry or that are wrong. */
+  UNAUTHORIZED: createError('WSEXEC_ERR_UNAUTHORIZED', '%s needs authentication', 401),
+  /** The server (maxSessions) or the route (its maxSessions) is full; Retry-After says when to come back. */
+  TOO_MANY_SESSIONS: createError('WSEXEC_ERR_TOO_MANY_SESSIONS', 'Too many sessions on %s: try again later', 503),
+  /** The client address has maxSessionsPerClient sessions open already. */
+  TOO_MANY_CLIENT_SESSIONS: createError('WSEXEC_ERR_TOO_MANY_CLIENT_SESSIONS', 'Too many sessions from your address on %s', 429),
   /** The configuration file is invalid; the message lists every problem as file:line:column. */
   CONFIG: createError('WSEXEC_ERR_CONFIG', 'Invalid configuration:\n%s', 500)
 } as const

@@ -1,6 +1,7 @@
 import type { Writable } from 'node:stream'
 import { pino, type Level, type Logger } from 'pino'
 import pretty from 'pino-pretty'
+import { REDACT_PATHS } from './security/secrets.js'
 
 /** Log levels accepted by `--log-level`. */
 export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const
@@ -10,10 +11,10 @@ export type LogLevel = Level | 'silent'
 
 /**
  * A pino logger writing JSON lines to `destination`, or human-readable lines when `pretty`
- * (a terminal). Secrets are never logged: the Authorization and Cookie headers are redacted.
+ * (a terminal). Secrets are never logged: credentials in headers and the token query parameter are redacted.
  */
 export function createLogger (level: LogLevel, destination: Writable, isPretty: boolean): Logger {
-  const options = { level, redact: ['req.headers.authorization', 'req.headers.cookie'] }
+  const options = { level, redact: [...REDACT_PATHS] }
   return isPretty
     ? pino(options, pretty({ destination, sync: true, colorize: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'hostname' }))
     : pino(options, destination)

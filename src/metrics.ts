@@ -4,8 +4,11 @@ import type { SessionSummary } from './session/session.js'
 /** How a session ended, as the `outcome` label of `wsexec_sessions_ended_total`. */
 export type Outcome = 'exit_zero' | 'exit_nonzero' | 'signal' | 'spawn_failed'
 
-/** Why a request was refused before any process started, as the `reason` label. */
-export type RefusalReason = 'not_found' | 'upgrade_required' | 'draining' | (string & {})
+/**
+ * Why a request was refused before any process started, as the `reason` label: the error code
+ * without its prefix, lower-cased (`not_found`… from WSEXEC_ERR_ROUTE_NOT_FOUND is `route_not_found`).
+ */
+export type RefusalReason = string
 
 /** The outcome label for a session's summary. */
 export function outcomeOf (summary: SessionSummary): Outcome {

@@ -4,18 +4,24 @@ import type { Socket } from 'node:net'
 import { performance } from 'node:perf_hooks'
 import { setTimeout as delay } from 'node:timers/promises'
 import websocket from '@fastify/websocket'
-import fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify'
+import fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify'
 import type WebSocket from 'ws'
 import { registerBrowser } from './browser/plugin.js'
 import type { Config, Route } from './config/load.js'
 import { errors } from './errors.js'
-import { Metrics, type RefusalReason } from './metrics.js'
+import { Metrics } from './metrics.js'
 import { buildArgv, compileRoutes, matchRoute, type RouteMatch, type RouteTable } from './routes.js'
+import { selectProtocol } from './security/auth.js'
+import { checkRequest, type Pass } from './security/guard.js'
+import { SessionCounter } from './security/limits.js'
+import { visibleRequest } from './security/secrets.js'
+import { transportOptions } from './security/tls.js'
+import { watch } from './security/watchdog.js'
 import { routeEnvironment, sessionEnvironment } from './session/env.js'
 import { Session } from './session/session.js'
 import { VERSION } from './version.js'
 
-/** Largest message accepted from a client, in bytes. */
+/** Largest message accepted from a client by default, in bytes (`maxMessageBytes`). */
 export const MAX_MESSAGE_BYTES = 1_048_576
 
 /** Seconds a refused client is told to wait (`Retry-After`) while the server drains. */
@@ -54,6 +60,7 @@ declare module 'fastify' {
   }
   interface FastifyRequest {
     wsexecMatch: RouteMatch | null
+    wsexecPass: Pass | null
   }
 }
 
@@ -84,19 +91,22 @@ export async function buildServer (options: ServerOptions): Promise<FastifyInsta
   let draining = false
   const sessions = new Set<Session>()
   const metrics = new Metrics()
-  const { health, metrics: metricsConfig } = options.config
+  const { health, metrics: metricsConfig, security } = options.config
+  const counter = new SessionCounter(security)
   const app = fastify({
+    ...transportOptions(security),
     loggerInstance: options.logger,
     logController: new LogController({ disableRequestLogging: true }),
     return503OnClosing: true
-  })
+  }) as unknown as FastifyInstance
   const metricsServer = metricsConfig.enabled && metricsConfig.port !== undefined
     ? fastify({ loggerInstance: options.logger, logController: new LogController({ disableRequestLogging: true }) })
     : undefined
 
-  const refuse = (reply: FastifyReply, reason: RefusalReason, err: Error): void => {
-    metrics.refused(reason)
-    reply.send(err)
+  // Every deliberate refusal is counted by its error code: WSEXEC_ERR_ORIGIN_NOT_ALLOWED → origin_not_allowed.
+  const refuse = (reply: FastifyReply, err: FastifyError): FastifyReply => {
+    metrics.refused(err.code.replace('WSEXEC_ERR_', '').toLowerCase())
+    return reply.send(err)
   }
 
   async function drain (timeoutMs = routing.config.shutdown.drainTimeoutMs): Promise<void> {
@@ -126,9 +136,15 @@ export async function buildServer (options: ServerOptions): Promise<FastifyInsta
     }
   })
   app.decorateRequest('wsexecMatch', null)
+  app.decorateRequest('wsexecPass', null)
 
   await app.register(websocket, {
-    options: { maxPayload: MAX_MESSAGE_BYTES, perMessageDeflate: false },
+    // ws's limit is server-wide: the largest route's; each session checks its route's own.
+    options: {
+      maxPayload: Math.max(...options.config.routes.map((r) => r.maxMessageBytes)),
+      perMessageDeflate: false,
+      handleProtocols: selectProtocol
+    },
     // ws closes the connection itself on protocol errors (1002, 1007, 1009): only log them.
     errorHandler (err: Error, _socket: WebSocket, request: FastifyRequest) {
       request.log.info({ err: { message: err.message, code: (err as NodeJS.ErrnoException).code } }, 'websocket error')
@@ -151,12 +167,12 @@ export async function buildServer (options: ServerOptions): Promise<FastifyInsta
   const browser = await registerBrowser(app, options.config)
 
   app.setNotFoundHandler((request, reply) => {
-    refuse(reply, 'not_found', new errors.ROUTE_NOT_FOUND(pathOf(request)))
+    refuse(reply, new errors.ROUTE_NOT_FOUND(pathOf(request)))
   })
 
   // Operations endpoints never upgrade and never start anything.
   const plainOnly = (request: FastifyRequest, reply: FastifyReply, done: () => void): void => {
-    if (request.ws) refuse(reply, 'not_found', new errors.ROUTE_NOT_FOUND(pathOf(request)))
+    if (request.ws) refuse(reply, new errors.ROUTE_NOT_FOUND(pathOf(request)))
     else done()
   }
   app.get(health.live, { onRequest: plainOnly }, async () => ({ status: 'ok' }))
@@ -175,50 +191,58 @@ export async function buildServer (options: ServerOptions): Promise<FastifyInsta
   app.route({
     method: 'GET',
     url: '/*',
-    onRequest (request: FastifyRequest, reply: FastifyReply, done: () => void) {
+    async onRequest (request: FastifyRequest, reply: FastifyReply) {
       const pathname = pathOf(request)
       const match = matchRoute(routing.table, pathname)
       // Upgrades to unknown paths are refused before the upgrade; plain GETs may be browser files.
-      if (match === undefined && request.ws) {
-        refuse(reply, 'not_found', new errors.ROUTE_NOT_FOUND(pathname))
+      if (match === undefined) {
+        if (request.ws) return refuse(reply, new errors.ROUTE_NOT_FOUND(pathname))
         return
       }
       if (draining && request.ws) {
         reply.header('retry-after', String(DRAIN_RETRY_AFTER_SECONDS))
-        refuse(reply, 'draining', new errors.DRAINING())
-        return
+        return refuse(reply, new errors.DRAINING())
       }
-      request.wsexecMatch = match ?? null
-      done()
+      request.wsexecMatch = match
+      const verdict = await checkRequest(request, match.compiled.route, counter)
+      if (verdict.refusal !== undefined) return refuse(reply.headers(verdict.headers), verdict.refusal)
+      request.wsexecPass = verdict
+      // Given back when the session ends, or here when the upgrade never happens.
+      const admission = verdict.admission
+      if (admission !== undefined) request.raw.socket.once('close', () => { if (request.wsexecPass !== null) admission.release() })
     },
     handler (request, reply) {
       if (browser(request, reply, request.wsexecMatch !== null)) return
       if (request.wsexecMatch === null) {
-        refuse(reply, 'not_found', new errors.ROUTE_NOT_FOUND(pathOf(request)))
+        refuse(reply, new errors.ROUTE_NOT_FOUND(pathOf(request)))
         return
       }
       reply.header('upgrade', 'websocket')
-      refuse(reply, 'upgrade_required', new errors.UPGRADE_REQUIRED((request.wsexecMatch as RouteMatch).compiled.route.path))
+      refuse(reply, new errors.UPGRADE_REQUIRED((request.wsexecMatch as RouteMatch).compiled.route.path))
     },
     wsHandler (ws: WebSocket, request: FastifyRequest) {
       const upgraded = performance.now()
       const match = request.wsexecMatch as RouteMatch
+      const pass = request.wsexecPass as Pass
+      request.wsexecPass = null
       const route = match.compiled.route
       const raw: IncomingMessage = request.raw
       const socket = raw.socket as Socket
       const id = randomUUID()
-      // Undefined on Unix sockets (and when the client vanished during the upgrade).
-      const remoteAddress = socket.remoteAddress ?? ''
+      // The client's address, from X-Forwarded-For when the peer is a trusted proxy; none on a Unix socket.
+      const remoteAddress = request.ip ?? ''
       const remotePort = socket.remotePort ?? 0
       const pathname = pathOf(request)
+      const visible = visibleRequest(raw.headers, request.url, route.passHeaders)
       const childEnv = sessionEnvironment(routing.envs.get(route) as Record<string, string>, route, {
         remoteAddress,
         remotePort,
         serverPort: socket.localPort ?? 0,
-        url: request.url,
+        url: visible.url,
         pathname,
-        headers: raw.headers,
-        secure: false
+        headers: visible.headers,
+        secure: security.tls !== null,
+        user: pass.identity
       }, match.params, id)
       const session = new Session({
         id,
@@ -232,11 +256,13 @@ export async function buildServer (options: ServerOptions): Promise<FastifyInsta
         remoteAddress
       })
       sessions.add(session)
+      watch(session, ws, { idleTimeoutMs: route.idleTimeoutMs, maxLifetimeMs: route.maxLifetimeMs, pingIntervalMs: security.pingIntervalMs })
       session.start()
       const started = session.pid !== undefined
       if (started) metrics.started(route.path, (performance.now() - upgraded) / 1000)
       session.done.then((summary) => {
         sessions.delete(session)
+        pass.admission?.release()
         metrics.ended(route.path, summary, started)
       }, () => {})
     }

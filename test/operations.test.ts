@@ -110,7 +110,7 @@ t.test('metrics: Prometheus exposition whose counters move', async (t) => {
   t.equal(valueOf(after, 'wsexec_sessions_ended_total', { route: '/ok', outcome: 'exit_zero' }), 2)
   t.equal(valueOf(after, 'wsexec_sessions_ended_total', { route: '/fail', outcome: 'exit_nonzero' }), 1)
   t.equal(valueOf(after, 'wsexec_sessions_ended_total', { route: '/kill', outcome: 'signal' }), 1)
-  t.equal(valueOf(after, 'wsexec_requests_refused_total', { reason: 'not_found' }), 1)
+  t.equal(valueOf(after, 'wsexec_requests_refused_total', { reason: 'route_not_found' }), 1)
   t.equal(valueOf(after, 'wsexec_requests_refused_total', { reason: 'upgrade_required' }), 1)
   t.equal(valueOf(after, 'wsexec_session_duration_seconds_count', { route: '/ok' }), 2)
   t.equal(valueOf(after, 'wsexec_process_start_seconds_count', { route: '/ok' }), 2)

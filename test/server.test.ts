@@ -162,7 +162,7 @@ t.test('the environment is websocketd-compatible and nothing else leaks', async 
   passEnv: [PATH, HOME]
   env: { GREETING: hello, REMOTE_USER: route-wins }
 `, { PATH: process.env['PATH'], HOME: '/home/test', SECRET_TOKEN: 'do-not-leak' })
-  const c = connect(`${s.url}/env/alice?x=1&y=%20`, { headers: { 'X-Custom-Header': 'v1', Proxy: 'http://evil', Origin: 'http://127.0.0.1' } })
+  const c = connect(`${s.url}/env/alice?x=1&y=%20`, { headers: { 'X-Custom-Header': 'v1', Proxy: 'http://evil', Origin: `http://127.0.0.1:${s.port}` } })
   await c.received(1)
   const env = JSON.parse(c.messages[0] as string) as Record<string, string>
   c.ws.close()
@@ -187,7 +187,7 @@ t.test('the environment is websocketd-compatible and nothing else leaks', async 
     REQUEST_URI: '/env/alice?x=1&y=%20',
     UNIQUE_ID: /^[0-9a-f-]{36}$/,
     HTTP_X_CUSTOM_HEADER: 'v1',
-    HTTP_ORIGIN: 'http://127.0.0.1',
+    HTTP_ORIGIN: `http://127.0.0.1:${s.port}`,
     HTTP_HOST: `127.0.0.1:${s.port}`,
     HTTP_UPGRADE: 'websocket',
     WSEXEC_ROUTE: '/env/:name',

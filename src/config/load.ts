@@ -5,10 +5,12 @@ import { ConfigError, type ConfigProblem } from '../errors.js'
 import { toMs } from './duration.js'
 import { PositionFinder, type Position } from './positions.js'
 import { DEFAULTS, type ConfigInput, type RouteInput } from './schema.js'
+import { checkSecurity, defaultAuth, routeSecurity, serverSecurity, type RouteSecurity, type ServerSecurity } from './security.js'
+import type { RouteSecurityInput } from './security-schema.js'
 import { validateSchema } from './validate.js'
 
 /** A route after validation: defaults applied, durations in milliseconds, paths absolute. */
-export type Route = Readonly<Omit<Required<RouteInput>, 'closeGrace' | 'killGrace' | 'cwd' | 'command' | 'passEnv'> & {
+export type Route = Readonly<Omit<Required<RouteInput>, 'closeGrace' | 'killGrace' | 'cwd' | 'command' | 'passEnv' | keyof RouteSecurityInput> & RouteSecurity & {
   command: readonly string[]
   passEnv: readonly string[]
   /** The route's path as written, such as `/count/:n`. */
@@ -38,6 +40,8 @@ export type Config = Readonly<{
   /** Static files: an absolute folder, a prefix ending in `/`, and where `dir` stands in the source. */
   static: Readonly<{ dir: string, prefix: string, dirAt: Position }> | undefined
   routes: readonly Route[]
+  /** Server-wide security settings (TLS, proxies, timeouts, session limits). */
+  security: ServerSecurity
 }>
 
 const PARAM_SEGMENT = /^:([A-Za-z_][A-Za-z0-9_]*)$/
@@ -80,7 +84,8 @@ export function parseConfig (text: string, source: string, baseDir: string): Con
 
   const input = value as ConfigInput
   const problems: ConfigProblem[] = []
-  for (const [path, route] of Object.entries(input.routes)) problems.push(...checkRoute(path, route, problem))
+  problems.push(...checkSecurity(input, [], problem))
+  for (const [path, route] of Object.entries(input.routes)) problems.push(...checkRoute(path, route, problem), ...checkSecurity(route, ['routes', path], problem))
   problems.push(...checkEndpoints(input, problem))
   if (problems.length > 0) throw new ConfigError(byPlace(problems))
   return normalise(input, source, baseDir, (path) => where.of(path))
@@ -152,11 +157,13 @@ function byPlace (problems: ConfigProblem[]): ConfigProblem[] {
   return problems.sort((a, b) => a.line - b.line || a.column - b.column)
 }
 
-function normalise (input: ConfigInput, source: string, baseDir: string, at: (path: readonly string[]) => Position): Config {
+function normalise (input: ConfigInput, source: string, baseDir: string, where: (path: readonly string[]) => Position): Config {
+  const auth = defaultAuth(input, baseDir, where)
   const routes = Object.entries(input.routes).map(([path, r]): Route => Object.freeze({
+    ...routeSecurity(r, path, input, auth, baseDir, where),
     path,
     executable: r.command[0] as string,
-    commandAt: at(['routes', path, 'command', '0']),
+    commandAt: where(['routes', path, 'command', '0']),
     command: Object.freeze([...r.command]),
     params: Object.freeze({ ...r.params }),
     mode: r.mode ?? DEFAULTS.mode,
@@ -187,8 +194,9 @@ function normalise (input: ConfigInput, source: string, baseDir: string, at: (pa
     console: input.console ?? DEFAULTS.console,
     static: input.static === undefined
       ? undefined
-      : Object.freeze({ dir: resolve(baseDir, input.static.dir), prefix: withSlash(input.static.prefix ?? DEFAULTS.staticPrefix), dirAt: at(['static', 'dir']) }),
-    routes: Object.freeze(routes)
+      : Object.freeze({ dir: resolve(baseDir, input.static.dir), prefix: withSlash(input.static.prefix ?? DEFAULTS.staticPrefix), dirAt: where(['static', 'dir']) }),
+    routes: Object.freeze(routes),
+    security: serverSecurity(input, baseDir, where)
   })
 }
 

@@ -1,5 +1,6 @@
 import { Type, type Static, type TUnsafe } from '@sinclair/typebox'
 import { DURATION_PATTERN } from './duration.js'
+import { ROUTE_ONLY_SECURITY, ROUTE_SECURITY, SERVER_SECURITY } from './security-schema.js'
 
 /** Default values of the configuration, used by the schema's `default` keywords and by normalisation. */
 export const DEFAULTS = Object.freeze({
@@ -55,7 +56,9 @@ export const RouteSchema = Type.Object({
   cwd: Type.Optional(Type.String({ minLength: 1, description: 'working directory, relative to the config file' })),
   maxLineBytes: Type.Optional(Type.Integer({ minimum: 1, default: DEFAULTS.maxLineBytes, description: 'text mode: longer lines are split into several messages' })),
   closeGrace: Type.Optional(Duration('after the client leaves: stdin is closed, then this long before SIGTERM', DEFAULTS.closeGrace)),
-  killGrace: Type.Optional(Duration('after SIGTERM, this long before SIGKILL', DEFAULTS.killGrace))
+  killGrace: Type.Optional(Duration('after SIGTERM, this long before SIGKILL', DEFAULTS.killGrace)),
+  ...ROUTE_SECURITY,
+  ...ROUTE_ONLY_SECURITY
 }, { additionalProperties: false })
 
 /** The whole configuration file. */
@@ -88,7 +91,9 @@ export const ConfigSchema = Type.Object({
     minProperties: 1,
     additionalProperties: false,
     description: 'URL path (segments, :name parameters) to route'
-  })
+  }),
+  ...ROUTE_SECURITY,
+  ...SERVER_SECURITY
 }, {
   $id: 'https://github.com/wsexec/wsexec/config/wsexec.schema.json',
   title: 'wsexec configuration',

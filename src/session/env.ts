@@ -11,6 +11,8 @@ export interface RequestInfo {
   readonly pathname: string
   readonly headers: IncomingHttpHeaders
   readonly secure: boolean
+  /** Who the request authenticated as: REMOTE_USER and AUTH_TYPE. */
+  readonly user?: { readonly name: string, readonly type: string } | undefined
 }
 
 // The `Proxy` header would become HTTP_PROXY in the child (httpoxy): never hand it down.
@@ -65,6 +67,10 @@ export function sessionEnvironment (base: Readonly<Record<string, string>>, rout
   env['REQUEST_URI'] = request.url
   env['UNIQUE_ID'] = sessionId
   if (request.secure) env['HTTPS'] = 'on'
+  if (request.user !== undefined) {
+    env['REMOTE_USER'] = request.user.name
+    env['AUTH_TYPE'] = request.user.type
+  }
   for (const name in params) env[`WSEXEC_PARAM_${name.toUpperCase()}`] = params[name] as string
   for (const name in route.env) env[name] = route.env[name] as string
   return env

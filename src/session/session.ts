@@ -81,6 +81,8 @@ export class Session extends EventEmitter {
   #closeCode: number = CloseCode.NORMAL
   #graceTimer: NodeJS.Timeout | undefined
   #finished = false
+  /** `performance.now()` of the last message either way, for idle timeouts. */
+  lastActivity = performance.now()
   readonly #done: Promise<SessionSummary>
   #resolveDone!: (summary: SessionSummary) => void
 
@@ -138,7 +140,12 @@ export class Session extends EventEmitter {
 
   /** Ends the session from the server's side: close code 1001 and the process group terminated. */
   shutdown (reason = 'server shutting down'): void {
-    this.#sendClose({ code: CloseCode.GOING_AWAY, reason })
+    this.end({ code: CloseCode.GOING_AWAY, reason })
+  }
+
+  /** Ends the session from the server's side with `close`: stdin closed, the process group terminated. */
+  end (close: Close): void {
+    this.#sendClose(close)
     this.#stopInput()
     this.#group?.terminate()
   }
@@ -166,6 +173,7 @@ export class Session extends EventEmitter {
     const { socket } = this.#o
     this.#out.messages += encoded.messages
     this.#out.bytes += encoded.bytes.length
+    this.lastActivity = performance.now()
     socket.write(encoded.bytes)
     if (socket.writableLength < OUTPUT_HIGH_WATER_BYTES) return
     for (const s of this.#outputs) s.pause()
@@ -189,6 +197,9 @@ export class Session extends EventEmitter {
   #onMessage (data: Buffer, isBinary: boolean): void {
     this.#in.messages++
     this.#in.bytes += data.length
+    this.lastActivity = performance.now()
+    // The server accepts the largest message of any route: this route's own limit is checked here.
+    if (data.length > this.route.maxMessageBytes) this.end({ code: CloseCode.MESSAGE_TOO_BIG, reason: 'message too big' })
     if (!this.#inputOpen) return
     // All the messages of one socket read reach the program in one write, on the next tick.
     this.#pendingBytes += this.#framing.decode(data, isBinary, this.#pending)

@@ -4,6 +4,7 @@ import { pino } from 'pino'
 import type { FastifyInstance } from 'fastify'
 import { resolveExecutables } from '../../src/config/executables.js'
 import { parseConfig } from '../../src/config/load.js'
+import { loadSecurityFiles } from '../../src/security/credentials.js'
 import { buildServer } from '../../src/server.js'
 
 /** A pino record as parsed from the server's log. */
@@ -42,14 +43,15 @@ interface Closable { teardown (fn: () => unknown): void }
  */
 export async function startServer (t: Closable, yaml: string, env: Record<string, string | undefined> = { PATH: process.env['PATH'] }): Promise<TestServer> {
   const text = yaml.trimStart().startsWith('/') ? `routes:\n${yaml.replace(/^/gm, '  ')}` : yaml
-  const config = await resolveExecutables(parseConfig(text, 'test.yaml', process.cwd()), env)
+  const config = await loadSecurityFiles(await resolveExecutables(parseConfig(text, 'test.yaml', process.cwd()), env), env)
   const logs: LogRecord[] = []
   const logger = pino({ level: 'debug' }, logSink(logs))
   const app = await buildServer({ config, logger, env })
   t.teardown(() => app.close())
   await app.listen({ host: '127.0.0.1', port: 0 })
   const address = app.server.address() as { port: number }
-  return { app, url: `ws://127.0.0.1:${address.port}`, port: address.port, logs }
+  const scheme = config.security.tls === null ? 'ws' : 'wss'
+  return { app, url: `${scheme}://127.0.0.1:${address.port}`, port: address.port, logs }
 }
 
 /** A JSON string for YAML flow sequences: `[${q(process.execPath)}, ...]`. */

@@ -1,0 +1,82 @@
+import { Type, type Static, type TObject } from '@sinclair/typebox'
+import { DURATION_PATTERN } from './duration.js'
+
+/** Default values of the security settings: safe, and out of the way of ordinary use. */
+export const SECURITY_DEFAULTS = Object.freeze({
+  requireOrigin: false,
+  maxSessions: 1000,
+  maxSessionsPerClient: 100,
+  maxMessageBytes: 1_048_576,
+  idleTimeout: 0,
+  maxLifetime: 0,
+  pingInterval: '30s',
+  handshakeTimeout: '5s',
+  maxHeaderBytes: 16_384,
+  realm: 'wsexec'
+} as const)
+
+/** Keyword read by the error formatter: the message shown when a union (`anyOf`) fails. */
+const MESSAGE = 'x-message'
+
+const Duration = (description: string, defaultValue: string | number) => Type.Union([
+  Type.Integer({ minimum: 0 }),
+  Type.String({ pattern: DURATION_PATTERN })
+], { description, default: defaultValue, [MESSAGE]: 'must be a duration such as 500ms, 1s, 5m, or a number of milliseconds' })
+
+const Origins = Type.Array(Type.String({ minLength: 1 }), {
+  description: 'allowed browser origins: exact (https://app.example.com), wildcard (https://*.example.com), "null" or "*"; default: same origin only'
+})
+
+const AuthSchema = Type.Object({
+  bearer: Type.Optional(Type.Object({
+    tokensFile: Type.Optional(Type.String({ minLength: 1, description: 'file of tokens, one a line: name:token or token' })),
+    tokensEnv: Type.Optional(Type.String({ pattern: '^[A-Za-z_][A-Za-z0-9_]*$', description: 'server environment variable holding tokens, separated by white space' }))
+  }, { additionalProperties: false, minProperties: 1 })),
+  basic: Type.Optional(Type.Object({
+    usersFile: Type.String({ minLength: 1, description: 'htpasswd file of user:bcrypt-hash lines' })
+  }, { additionalProperties: false })),
+  realm: Type.Optional(Type.String({ minLength: 1, pattern: '^[^"\\\\]*$', default: SECURITY_DEFAULTS.realm }))
+}, { additionalProperties: false, minProperties: 1, description: 'authentication; false on a route turns the server default off' })
+
+const Auth = Type.Union([AuthSchema, Type.Literal(false)], { [MESSAGE]: 'must be an object with bearer and/or basic, or false' })
+
+/** Settings a route may override; at the top level they are the defaults of every route. */
+export const ROUTE_SECURITY = {
+  origins: Type.Optional(Origins),
+  requireOrigin: Type.Optional(Type.Boolean({ default: SECURITY_DEFAULTS.requireOrigin, description: 'refuse requests without an Origin header' })),
+  auth: Type.Optional(Auth),
+  maxSessions: Type.Optional(Type.Integer({ minimum: 1, description: 'sessions at once: server-wide at the top level, of this route on a route' })),
+  maxSessionsPerClient: Type.Optional(Type.Integer({ minimum: 1, description: 'sessions at once from one client address: server-wide at the top level, on this route on a route' })),
+  maxMessageBytes: Type.Optional(Type.Integer({ minimum: 1, default: SECURITY_DEFAULTS.maxMessageBytes, description: 'larger client messages close the connection with 1009' })),
+  idleTimeout: Type.Optional(Duration('no message either way for this long ends the session (0: never)', SECURITY_DEFAULTS.idleTimeout)),
+  maxLifetime: Type.Optional(Duration('a session ends after this long (0: never)', SECURITY_DEFAULTS.maxLifetime))
+}
+
+/** Route-only security settings. */
+export const ROUTE_ONLY_SECURITY = {
+  passHeaders: Type.Optional(Type.Array(Type.String({ pattern: '^[A-Za-z0-9_-]+$' }), {
+    description: 'withheld secrets handed to the program anyway: Authorization, Cookie, access_token'
+  }))
+}
+
+/** Server-only security settings. */
+export const SERVER_SECURITY = {
+  tls: Type.Optional(Type.Object({
+    cert: Type.String({ minLength: 1, description: 'PEM certificate chain file' }),
+    key: Type.String({ minLength: 1, description: 'PEM private key file' }),
+    ca: Type.Optional(Type.String({ minLength: 1, description: 'PEM CA file: client certificates are then required' }))
+  }, { additionalProperties: false, description: 'serve https/wss' })),
+  trustProxy: Type.Optional(Type.Array(Type.String({ minLength: 1 }), {
+    description: 'addresses (or CIDR ranges) of proxies whose X-Forwarded-For is believed'
+  })),
+  pingInterval: Type.Optional(Duration('ping each client this often; one without a pong by the next ping is dropped (0: never)', SECURITY_DEFAULTS.pingInterval)),
+  handshakeTimeout: Type.Optional(Duration('a client must send its whole handshake within this time', SECURITY_DEFAULTS.handshakeTimeout)),
+  maxHeaderBytes: Type.Optional(Type.Integer({ minimum: 1024, default: SECURITY_DEFAULTS.maxHeaderBytes, description: 'larger request headers get 431' }))
+}
+
+/** Security settings of a route as written. */
+export type RouteSecurityInput = Static<TObject<typeof ROUTE_SECURITY & typeof ROUTE_ONLY_SECURITY>>
+/** Security settings of the file's top level as written. */
+export type ServerSecurityInput = Static<TObject<typeof ROUTE_SECURITY & typeof SERVER_SECURITY>>
+/** The `auth` object as written. */
+export type AuthInput = Static<typeof AuthSchema>

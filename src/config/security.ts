@@ -1,0 +1,157 @@
+import { isIP } from 'node:net'
+import { resolve } from 'node:path'
+import type { ConfigProblem } from '../errors.js'
+import { isOriginPattern } from '../security/origin.js'
+import { toMs } from './duration.js'
+import type { Position } from './positions.js'
+import { SECURITY_DEFAULTS, type AuthInput, type RouteSecurityInput, type ServerSecurityInput } from './security-schema.js'
+
+/** Accounts checked by {@link AuthSpec}, once read by `loadSecurityFiles`. */
+export interface Credentials {
+  /** SHA-256 digests of the accepted bearer tokens, with the name each one authenticates. */
+  readonly tokens: ReadonlyArray<{ readonly name: string, readonly digest: Buffer }>
+  /** bcrypt hashes by user name. */
+  readonly users: ReadonlyMap<string, string>
+  /** A hash of the users' cost, compared when the user is unknown so timing tells nothing. */
+  readonly dummyHash: string
+}
+
+/** A normalised `auth` block: files absolute; `credentials` is null until the files are read. */
+export type AuthSpec = Readonly<{
+  realm: string
+  bearer: Readonly<{ tokensFile: string | undefined, tokensEnv: string | undefined }> | null
+  basic: Readonly<{ usersFile: string }> | null
+  /** The dotted key of the block, such as `routes./sh.auth`, and where it is written. */
+  key: string
+  at: Position
+  credentials: Credentials | null
+}>
+
+/** A normalised `tls` block: files absolute; `pem` is null until the files are read. */
+export type TlsSpec = Readonly<{
+  cert: string
+  key: string
+  ca: string | undefined
+  at: Position
+  pem: Readonly<{ cert: Buffer, key: Buffer, ca: Buffer | undefined }> | null
+}>
+
+/** A route's security settings after normalisation (the top level's where the route has none). */
+export type RouteSecurity = Readonly<{
+  /** Allowed origins, or null for same-origin only. */
+  origins: readonly string[] | null
+  requireOrigin: boolean
+  auth: AuthSpec | null
+  /** Lower-case names of withheld secrets handed down anyway. */
+  passHeaders: readonly string[]
+  /** Sessions of this route at once; 0 for no route limit. */
+  maxSessions: number
+  /** Sessions of this route from one client at once; 0 for no route limit. */
+  maxSessionsPerClient: number
+  maxMessageBytes: number
+  idleTimeoutMs: number
+  maxLifetimeMs: number
+}>
+
+/** Server-wide security settings. */
+export type ServerSecurity = Readonly<{
+  tls: TlsSpec | null
+  /** Proxies whose X-Forwarded-For is believed, or null to ignore the header. */
+  trustProxy: readonly string[] | null
+  pingIntervalMs: number
+  handshakeTimeoutMs: number
+  maxHeaderBytes: number
+  maxSessions: number
+  maxSessionsPerClient: number
+}>
+
+type Problem = (path: readonly string[], message: string, key?: boolean) => ConfigProblem
+type Where = (path: readonly string[]) => Position
+
+/** Security rules a schema cannot express, for the top level (`path` empty) or one route. */
+export function checkSecurity (input: RouteSecurityInput & ServerSecurityInput, at: readonly string[], problem: Problem): ConfigProblem[] {
+  const out: ConfigProblem[] = []
+  for (const [i, origin] of (input.origins ?? []).entries()) {
+    if (!isOriginPattern(origin)) {
+      out.push(problem([...at, 'origins', String(i)], `${JSON.stringify(origin)} is not an origin (scheme://host[:port], *.host, null or *)`))
+    }
+  }
+  const bearer = input.auth === false ? undefined : input.auth?.bearer
+  if (bearer?.tokensFile !== undefined && bearer.tokensEnv !== undefined) {
+    out.push(problem([...at, 'auth', 'bearer'], 'give tokensFile or tokensEnv, not both'))
+  }
+  for (const [i, address] of (input.trustProxy ?? []).entries()) {
+    if (!isAddressOrRange(address)) out.push(problem([...at, 'trustProxy', String(i)], `${JSON.stringify(address)} is not an IP address or CIDR range`))
+  }
+  return out
+}
+
+function isAddressOrRange (text: string): boolean {
+  const [address, bits, extra] = text.split('/')
+  const version = isIP(address as string)
+  if (version === 0 || extra !== undefined) return false
+  if (bits === undefined) return true
+  return /^[0-9]{1,3}$/.test(bits) && Number(bits) <= (version === 4 ? 32 : 128)
+}
+
+function authSpec (auth: AuthInput, key: readonly string[], baseDir: string, where: Where): AuthSpec {
+  return Object.freeze({
+    realm: auth.realm ?? SECURITY_DEFAULTS.realm,
+    bearer: auth.bearer === undefined
+      ? null
+      : Object.freeze({
+        tokensFile: auth.bearer.tokensFile === undefined ? undefined : resolve(baseDir, auth.bearer.tokensFile),
+        tokensEnv: auth.bearer.tokensEnv
+      }),
+    basic: auth.basic === undefined ? null : Object.freeze({ usersFile: resolve(baseDir, auth.basic.usersFile) }),
+    key: key.join('.'),
+    at: where(key),
+    credentials: null
+  })
+}
+
+/** The top level's security settings, normalised; relative files resolve against `baseDir`. */
+export function serverSecurity (input: ServerSecurityInput, baseDir: string, where: Where): ServerSecurity {
+  const tls = input.tls
+  return Object.freeze({
+    tls: tls === undefined
+      ? null
+      : Object.freeze({
+        cert: resolve(baseDir, tls.cert),
+        key: resolve(baseDir, tls.key),
+        ca: tls.ca === undefined ? undefined : resolve(baseDir, tls.ca),
+        at: where(['tls']),
+        pem: null
+      }),
+    trustProxy: input.trustProxy === undefined ? null : Object.freeze([...input.trustProxy]),
+    pingIntervalMs: toMs(input.pingInterval ?? SECURITY_DEFAULTS.pingInterval),
+    handshakeTimeoutMs: toMs(input.handshakeTimeout ?? SECURITY_DEFAULTS.handshakeTimeout),
+    maxHeaderBytes: input.maxHeaderBytes ?? SECURITY_DEFAULTS.maxHeaderBytes,
+    maxSessions: input.maxSessions ?? SECURITY_DEFAULTS.maxSessions,
+    maxSessionsPerClient: input.maxSessionsPerClient ?? SECURITY_DEFAULTS.maxSessionsPerClient
+  })
+}
+
+/**
+ * A route's security settings: its own, else the top level's (`server`), else the defaults.
+ * `defaultAuth` is the top level's normalised auth, shared by the routes that inherit it.
+ */
+export function routeSecurity (route: RouteSecurityInput, path: string, server: ServerSecurityInput, defaultAuth: AuthSpec | null, baseDir: string, where: Where): RouteSecurity {
+  const auth = route.auth === undefined ? defaultAuth : route.auth === false ? null : authSpec(route.auth, ['routes', path, 'auth'], baseDir, where)
+  return {
+    origins: route.origins ?? server.origins ?? null,
+    requireOrigin: route.requireOrigin ?? server.requireOrigin ?? SECURITY_DEFAULTS.requireOrigin,
+    auth,
+    passHeaders: Object.freeze((route.passHeaders ?? []).map((h) => h.toLowerCase())),
+    maxSessions: route.maxSessions ?? 0,
+    maxSessionsPerClient: route.maxSessionsPerClient ?? 0,
+    maxMessageBytes: route.maxMessageBytes ?? server.maxMessageBytes ?? SECURITY_DEFAULTS.maxMessageBytes,
+    idleTimeoutMs: toMs(route.idleTimeout ?? server.idleTimeout ?? SECURITY_DEFAULTS.idleTimeout),
+    maxLifetimeMs: toMs(route.maxLifetime ?? server.maxLifetime ?? SECURITY_DEFAULTS.maxLifetime)
+  }
+}
+
+/** The top level's `auth`, normalised, or null when there is none. */
+export function defaultAuth (server: ServerSecurityInput, baseDir: string, where: Where): AuthSpec | null {
+  return server.auth === undefined || server.auth === false ? null : authSpec(server.auth, ['auth'], baseDir, where)
+}

@@ -1,0 +1,47 @@
+import type { ServerOptions as HttpServerOptions } from 'node:http'
+import type { ServerOptions as HttpsServerOptions } from 'node:https'
+import type { ServerSecurity } from '../config/security.js'
+
+/** Longest pause between two checks for clients that are too slow with their headers (ms). */
+const MAX_CHECK_INTERVAL_MS = 1000
+
+/** The fastify options that carry the server's transport security: TLS, handshake timeout, header size, proxies. */
+export interface TransportOptions {
+  http?: HttpServerOptions
+  https?: HttpsServerOptions
+  requestTimeout: number
+  trustProxy: string[] | false
+}
+
+/**
+ * Fastify options for `security`: a client that has not sent its whole request head within
+ * `handshakeTimeoutMs` gets 408 and is dropped (checked often enough that it never gets much
+ * longer), larger heads than `maxHeaderBytes` get 431; with `tls` the server speaks https/wss,
+ * and with `tls.ca` every client must present a certificate that CA signed.
+ * @throws {TypeError} when the TLS files were never loaded (`loadSecurityFiles`).
+ */
+export function transportOptions (security: ServerSecurity): TransportOptions {
+  const timeout = security.handshakeTimeoutMs
+  const http: HttpServerOptions = {
+    maxHeaderSize: security.maxHeaderBytes,
+    ...(timeout > 0 && {
+      headersTimeout: timeout,
+      connectionsCheckingInterval: Math.max(10, Math.min(MAX_CHECK_INTERVAL_MS, Math.floor(timeout / 4)))
+    })
+  }
+  const base = { http, requestTimeout: timeout, trustProxy: security.trustProxy === null ? false as const : [...security.trustProxy] }
+  const tls = security.tls
+  if (tls === null) return base
+  if (tls.pem === null) throw new TypeError('the TLS files were not loaded: call loadSecurityFiles() first')
+  const { cert, key, ca } = tls.pem
+  return {
+    ...base,
+    https: {
+      ...http,
+      cert,
+      key,
+      ...(ca !== undefined && { ca, requestCert: true, rejectUnauthorized: true }),
+      ...(timeout > 0 && { handshakeTimeout: timeout })
+    }
+  }
+}

@@ -1,0 +1,64 @@
+import { performance } from 'node:perf_hooks'
+import type WebSocket from 'ws'
+import { CloseCode, type Close } from '../close-codes.js'
+
+/** The close sent when a session had no message either way for `idleTimeout`. */
+export const IDLE_CLOSE: Close = Object.freeze({ code: CloseCode.NORMAL, reason: 'idle timeout' })
+/** The close sent when a session reached `maxLifetime`. */
+export const LIFETIME_CLOSE: Close = Object.freeze({ code: CloseCode.NORMAL, reason: 'max lifetime' })
+/** The close sent (for the record: the peer no longer reads) when a ping went unanswered. */
+export const DEAD_PEER_CLOSE: Close = Object.freeze({ code: CloseCode.GOING_AWAY, reason: 'peer not responding' })
+
+/** What the watchdog needs of a session. */
+export interface Watched {
+  /** `performance.now()` of the last message either way. */
+  readonly lastActivity: number
+  /** Ends the session with this close and terminates its processes. */
+  end (close: Close): void
+  readonly done: Promise<unknown>
+}
+
+/** The watchdog's limits, in milliseconds; 0 turns one off. */
+export interface WatchdogLimits {
+  readonly idleTimeoutMs: number
+  readonly maxLifetimeMs: number
+  readonly pingIntervalMs: number
+}
+
+/**
+ * Ends `session` when it has been idle for `idleTimeoutMs`, when it is `maxLifetimeMs` old, or
+ * when its peer did not answer a ping within `pingIntervalMs` (then the connection is dropped).
+ * Stops by itself when the session is done.
+ */
+export function watch (session: Watched, ws: WebSocket, limits: WatchdogLimits): void {
+  const timers: NodeJS.Timeout[] = []
+  const stop = (): void => { for (const t of timers) clearTimeout(t) }
+  ws.once('close', stop)
+  // Settles when the session ends, after the connection closed: a second stop is harmless.
+  session.done.then(stop, stop)
+
+  if (limits.idleTimeoutMs > 0) {
+    const check = (): void => {
+      const left = session.lastActivity + limits.idleTimeoutMs - performance.now()
+      if (left <= 0) session.end(IDLE_CLOSE)
+      else timers[0] = setTimeout(check, left)
+    }
+    timers[0] = setTimeout(check, limits.idleTimeoutMs)
+  }
+  if (limits.maxLifetimeMs > 0) timers[1] = setTimeout(() => session.end(LIFETIME_CLOSE), limits.maxLifetimeMs)
+  if (limits.pingIntervalMs > 0) {
+    let answered = true
+    const alive = (): void => { answered = true }
+    ws.on('pong', alive)
+    ws.on('message', alive)
+    timers[2] = setInterval(() => {
+      if (!answered) {
+        session.end(DEAD_PEER_CLOSE)
+        ws.terminate()
+        return
+      }
+      answered = false
+      ws.ping()
+    }, limits.pingIntervalMs)
+  }
+}

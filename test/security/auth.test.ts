@@ -1,0 +1,106 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import bcrypt from 'bcryptjs'
+import t from 'tap'
+import WebSocket from 'ws'
+import { authenticate, challenges, presentedCredentials, selectProtocol } from '../../src/security/auth.js'
+import { connect, upgradeStatus } from '../helpers/client.js'
+import { stillServes } from '../helpers/security.js'
+import { node, q, startServer } from '../helpers/server.js'
+
+const TOKEN = 'tok-0123456789abcdef-SECRET'
+const basic = (user: string, password: string): string => `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`
+
+t.test('credentials are read from Authorization, a bearer. subprotocol or access_token', async (t) => {
+  t.same(presentedCredentials({ authorization: `Bearer ${TOKEN}` }, '/'), { bearer: TOKEN, basic: undefined })
+  t.same(presentedCredentials({ authorization: basic('al', 'p:w') }, '/'), { bearer: undefined, basic: { user: 'al', password: 'p:w' } })
+  t.same(presentedCredentials({ authorization: basic('', 'x') }, '/'), { bearer: undefined, basic: undefined }, 'no user')
+  t.same(presentedCredentials({ authorization: 'Bearer ' }, '/'), { bearer: undefined, basic: undefined })
+  t.same(presentedCredentials({ 'sec-websocket-protocol': `chat, bearer.${TOKEN}` }, '/'), { bearer: TOKEN, basic: undefined })
+  t.same(presentedCredentials({}, `/x?a=1&access_token=${TOKEN}`), { bearer: TOKEN, basic: undefined })
+  t.same(presentedCredentials({}, '/x?access_token='), { bearer: undefined, basic: undefined })
+  t.same(presentedCredentials({}, '/x?a=1'), { bearer: undefined, basic: undefined })
+})
+
+t.test('the subprotocol answered is never a token', async (t) => {
+  t.equal(selectProtocol(new Set([`bearer.${TOKEN}`, 'chat'])), 'chat')
+  t.equal(selectProtocol(new Set([`bearer.${TOKEN}`])), false)
+})
+
+t.test('authenticate checks tokens and bcrypt passwords, and needs loaded credentials', async (t) => {
+  const hash = bcrypt.hashSync('pw', 4)
+  const spec = { realm: 'r', bearer: { tokensFile: 'x', tokensEnv: undefined }, basic: { usersFile: 'y' }, key: 'auth', at: { line: 1, column: 1 }, credentials: null }
+  await t.rejects(authenticate(spec, { bearer: TOKEN, basic: undefined }), /credentials of auth were not loaded/)
+  const { tokenDigest } = await import('../../src/security/credentials.js')
+  const loaded = { ...spec, credentials: { tokens: [{ name: 'a', digest: tokenDigest('other-token-xxxxxxxx') }, { name: 'ci', digest: tokenDigest(TOKEN) }], users: new Map([['al', hash]]), dummyHash: bcrypt.hashSync('x', 4) } }
+  t.same(await authenticate(loaded, { bearer: TOKEN, basic: undefined }), { name: 'ci', type: 'Bearer' })
+  t.equal(await authenticate(loaded, { bearer: 'wrong', basic: undefined }), undefined)
+  t.same(await authenticate(loaded, { bearer: 'wrong', basic: { user: 'al', password: 'pw' } }), { name: 'al', type: 'Basic' })
+  t.equal(await authenticate(loaded, { bearer: undefined, basic: { user: 'al', password: 'no' } }), undefined)
+  t.equal(await authenticate(loaded, { bearer: undefined, basic: { user: 'bob', password: 'x' } }), undefined, 'unknown user')
+  t.equal(await authenticate({ ...loaded, basic: null }, { bearer: undefined, basic: { user: 'al', password: 'pw' } }), undefined, 'basic not accepted')
+  t.equal(await authenticate({ ...loaded, bearer: null }, { bearer: TOKEN, basic: undefined }), undefined, 'bearer not accepted')
+  t.same(challenges(loaded), ['Bearer realm="r"', 'Basic realm="r", charset="UTF-8"'])
+})
+
+t.test('routes with auth answer 401 with WWW-Authenticate; the name reaches the program', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'wsexec-auth-'))
+  t.teardown(() => rm(dir, { recursive: true, force: true }))
+  await writeFile(join(dir, 'tokens'), `# CI robots\nci:${TOKEN}\n`)
+  await writeFile(join(dir, 'users'), `alice:${bcrypt.hashSync('wonderland', 4).replace('$2b$', '$2y$')}\n`)
+  const s = await startServer(t, `
+auth:
+  bearer: { tokensFile: ${q(join(dir, 'tokens'))} }
+routes:
+  /env:
+    command: ${node('env.mjs')}
+  /basic:
+    command: ${node('env.mjs')}
+    auth: { basic: { usersFile: ${q(join(dir, 'users'))} }, realm: shell }
+  /env-token:
+    command: ${node('env.mjs')}
+    auth: { bearer: { tokensEnv: WSEXEC_TOKENS } }
+    passHeaders: [Authorization]
+  /public:
+    command: [cat]
+    auth: false
+`, { PATH: process.env['PATH'], WSEXEC_TOKENS: `${TOKEN}-env other-token-0123456789` })
+  t.equal(await upgradeStatus(`${s.url}/env`), 401, 'no credentials')
+  t.equal(await upgradeStatus(`${s.url}/env`, { headers: { Authorization: 'Bearer nope' } }), 401, 'wrong token')
+  t.equal(await upgradeStatus(`${s.url}/env?access_token=${TOKEN}x`), 401, 'almost the token')
+  t.equal(await upgradeStatus(`${s.url}/basic`, { headers: { Authorization: basic('alice', 'wrong') } }), 401)
+  t.equal(await upgradeStatus(`${s.url}/basic`, { headers: { Authorization: basic('mallory', 'wonderland') } }), 401)
+  t.equal(await upgradeStatus(`${s.url}/basic`, { headers: { Authorization: `Bearer ${TOKEN}` } }), 401, 'the server default is replaced')
+  const res = await fetch(`http://127.0.0.1:${s.port}/basic`)
+  t.equal(res.status, 401)
+  t.equal(res.headers.get('www-authenticate'), 'Basic realm="shell", charset="UTF-8"')
+  t.match(await res.json(), { code: 'WSEXEC_ERR_UNAUTHORIZED', message: '/basic needs authentication' })
+  t.equal((await fetch(`http://127.0.0.1:${s.port}/env`)).headers.get('www-authenticate'), 'Bearer realm="wsexec"')
+  t.equal(s.logs.filter((r) => r.msg === 'session start').length, 0, 'no process for refused requests')
+
+  const envOf = async (path: string, options = {}): Promise<Record<string, string>> => {
+    const c = connect(`${s.url}${path}`, options)
+    const env = JSON.parse((await c.received(1))[0] as string) as Record<string, string>
+    c.ws.close()
+    await c.closed
+    return env
+  }
+  t.match(await envOf('/env', { headers: { Authorization: `Bearer ${TOKEN}`, Cookie: 'sid=42' } }), { REMOTE_USER: 'ci', AUTH_TYPE: 'Bearer' })
+  const ws = new WebSocket(`${s.url}/env`, [`bearer.${TOKEN}`, 'wsexec.v1'])
+  const [data] = await new Promise<[Buffer]>((resolve) => ws.once('message', (d: Buffer) => resolve([d])))
+  t.equal(ws.protocol, 'wsexec.v1', 'the answered subprotocol is never the token')
+  const protoEnv = JSON.parse(data.toString()) as Record<string, string>
+  ws.close()
+  t.match(protoEnv, { REMOTE_USER: 'ci', AUTH_TYPE: 'Bearer', HTTP_SEC_WEBSOCKET_PROTOCOL: 'wsexec.v1' })
+  const queryEnv = await envOf(`/env?x=1&access_token=${TOKEN}`)
+  t.match(queryEnv, { REMOTE_USER: 'ci', QUERY_STRING: 'x=1', REQUEST_URI: '/env?x=1' })
+  const basicEnv = await envOf('/basic', { headers: { Authorization: basic('alice', 'wonderland'), Cookie: 'sid=42' } })
+  t.match(basicEnv, { REMOTE_USER: 'alice', AUTH_TYPE: 'Basic' })
+  t.notOk('HTTP_AUTHORIZATION' in basicEnv || 'HTTP_COOKIE' in basicEnv, 'Authorization and Cookie are withheld')
+  const passed = await envOf('/env-token', { headers: { Authorization: `Bearer ${TOKEN}-env` } })
+  t.match(passed, { REMOTE_USER: '', AUTH_TYPE: 'Bearer', HTTP_AUTHORIZATION: `Bearer ${TOKEN}-env` }, 'unnamed token; passHeaders hands Authorization down')
+  const everything = JSON.stringify(s.logs)
+  t.notOk(everything.includes(TOKEN) || everything.includes('wonderland') || everything.includes(Buffer.from('alice:wonderland').toString('base64')), 'no secret in any log record')
+  await stillServes(t, s, '/public')
+})

@@ -1,0 +1,100 @@
+import t from 'tap'
+import { SessionCounter } from '../../src/security/limits.js'
+import { connect, until, upgradeStatus, type Client } from '../helpers/client.js'
+import { rawConnect, statusOf, upgradeRequest } from '../helpers/raw.js'
+import { stillServes } from '../helpers/security.js'
+import { startServer } from '../helpers/server.js'
+
+t.test('the counter admits within every limit and releases once', async (t) => {
+  const counter = new SessionCounter({ maxSessions: 3, maxSessionsPerClient: 2 })
+  const none = { maxSessions: 0, maxSessionsPerClient: 0 }
+  const a = counter.admit('/a', none, 'x')
+  const b = counter.admit('/a', none, 'x')
+  t.equal(counter.admit('/a', none, 'x'), 'client')
+  t.equal(counter.admit('/b', { maxSessions: 0, maxSessionsPerClient: 5 }, 'x'), 'client', 'the server-wide client limit applies to every route')
+  const c = counter.admit('/a', none, 'y')
+  t.equal(counter.admit('/a', none, 'z'), 'server')
+  t.equal(counter.size, 3)
+  if (typeof a === 'string' || typeof b === 'string' || typeof c === 'string') throw new Error('admitted')
+  a.release()
+  a.release()
+  t.equal(counter.size, 2, 'a second release does nothing')
+  t.equal(counter.admit('/r', { maxSessions: 1, maxSessionsPerClient: 0 }, 'z') !== 'route', true)
+  t.equal(counter.admit('/r', { maxSessions: 1, maxSessionsPerClient: 0 }, 'w'), 'server')
+  b.release()
+  t.equal(counter.admit('/r', { maxSessions: 1, maxSessionsPerClient: 0 }, 'w'), 'route')
+  t.equal(counter.admit('/q', { maxSessions: 0, maxSessionsPerClient: 1 }, 'y') !== 'client', true)
+  t.equal(counter.admit('/q', { maxSessions: 0, maxSessionsPerClient: 1 }, 'y'), 'server')
+})
+
+/** Opens `n` connections at once; resolves to how many opened and the refusals' statuses and Retry-After. */
+async function burst (url: string, n: number): Promise<{ open: Client[], refused: Array<{ status: number, retryAfter: string | undefined }> }> {
+  const results = await Promise.all(Array.from({ length: n }, async () => {
+    const c = connect(url)
+    return Promise.race([
+      c.opened.then(() => ({ client: c })),
+      new Promise<{ status: number, retryAfter: string | undefined }>((resolve) => {
+        c.ws.on('error', () => {})
+        c.ws.once('unexpected-response', (_req, res) => { resolve({ status: res.statusCode as number, retryAfter: res.headers['retry-after'] }); res.resume() })
+      })
+    ])
+  }))
+  return {
+    open: results.flatMap((r) => 'client' in r ? [r.client] : []),
+    refused: results.flatMap((r) => 'client' in r ? [] : [r])
+  }
+}
+
+async function closeAll (clients: Client[]): Promise<void> {
+  for (const c of clients) c.ws.close()
+  await Promise.all(clients.map((c) => c.closed))
+}
+
+t.test('a burst of 200 connections over maxSessions: 503 with Retry-After, no process for them', async (t) => {
+  const s = await startServer(t, 'maxSessions: 20\nroutes:\n  /echo:\n    command: [cat]\n    closeGrace: 100ms\n')
+  const { open, refused } = await burst(`${s.url}/echo`, 200)
+  t.equal(open.length, 20)
+  t.equal(refused.length, 180)
+  t.ok(refused.every((r) => r.status === 503 && r.retryAfter === '5'), '503 Retry-After: 5')
+  t.equal(s.logs.filter((r) => r.msg === 'session start').length, 20, 'no process for refused connections')
+  await closeAll(open)
+  await stillServes(t, s)
+})
+
+t.test('per-client and per-route limits: 429 and 503', async (t) => {
+  const s = await startServer(t, `maxSessionsPerClient: 30
+routes:
+  /echo:
+    command: [cat]
+    closeGrace: 100ms
+  /one:
+    command: [cat]
+    maxSessions: 1
+  /two-each:
+    command: [cat]
+    maxSessionsPerClient: 2
+`)
+  const client = await burst(`${s.url}/echo`, 50)
+  t.equal(client.open.length, 30)
+  t.ok(client.refused.every((r) => r.status === 429 && r.retryAfter === '5'), '429 for one client over its limit')
+  await closeAll(client.open)
+  const one = await burst(`${s.url}/one`, 5)
+  t.equal(one.open.length, 1)
+  t.ok(one.refused.every((r) => r.status === 503))
+  const each = await burst(`${s.url}/two-each`, 5)
+  t.equal(each.open.length, 2)
+  t.ok(each.refused.every((r) => r.status === 429))
+  await closeAll([...one.open, ...each.open])
+  await stillServes(t, s)
+})
+
+t.test('a place is given back when the upgrade fails after the checks', async (t) => {
+  const s = await startServer(t, 'maxSessions: 1\nroutes:\n  /echo:\n    command: [cat]\n')
+  // A bad key passes the route checks, then ws refuses the upgrade: the place must be freed.
+  const bad = await rawConnect(s.port)
+  bad.socket.write(upgradeRequest('/echo', { 'Sec-WebSocket-Key': 'bad' }))
+  await bad.closed
+  t.equal(statusOf(bad.received()), 400)
+  await until(async () => await upgradeStatus(`${s.url}/echo`) === 101, 'the place to be given back')
+  await stillServes(t, s)
+})

@@ -1,0 +1,71 @@
+import { execFile } from 'node:child_process'
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
+import { get } from 'node:https'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { promisify } from 'node:util'
+import t from 'tap'
+import WebSocket from 'ws'
+import { parseConfig } from '../../src/config/load.js'
+import { transportOptions } from '../../src/security/tls.js'
+import { connect } from '../helpers/client.js'
+import { node, q, startServer } from '../helpers/server.js'
+
+const run = promisify(execFile)
+
+/** A CA, a server certificate for 127.0.0.1 and a client certificate for CN=alice, made with openssl. */
+async function certificates (dir: string): Promise<Record<'ca' | 'cert' | 'key' | 'clientCert' | 'clientKey', string>> {
+  const f = (name: string): string => join(dir, name)
+  const openssl = async (...args: string[]): Promise<void> => { await run('openssl', args, { cwd: dir }) }
+  await openssl('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', f('ca.key'), '-out', f('ca.pem'), '-days', '1', '-subj', '/CN=wsexec test CA')
+  await writeFile(f('san.ext'), 'subjectAltName=IP:127.0.0.1\n')
+  await openssl('req', '-newkey', 'rsa:2048', '-nodes', '-keyout', f('server.key'), '-out', f('server.csr'), '-subj', '/CN=127.0.0.1')
+  await openssl('x509', '-req', '-in', f('server.csr'), '-CA', f('ca.pem'), '-CAkey', f('ca.key'), '-CAcreateserial', '-out', f('server.pem'), '-days', '1', '-extfile', f('san.ext'))
+  await openssl('req', '-newkey', 'rsa:2048', '-nodes', '-keyout', f('client.key'), '-out', f('client.csr'), '-subj', '/CN=alice')
+  await openssl('x509', '-req', '-in', f('client.csr'), '-CA', f('ca.pem'), '-CAkey', f('ca.key'), '-CAcreateserial', '-out', f('client.pem'), '-days', '1')
+  return { ca: f('ca.pem'), cert: f('server.pem'), key: f('server.key'), clientCert: f('client.pem'), clientKey: f('client.key') }
+}
+
+const dir = await mkdtemp(join(tmpdir(), 'wsexec-tls-'))
+t.teardown(() => rm(dir, { recursive: true, force: true }))
+const pem = await certificates(dir)
+
+async function envOver (url: string, options: WebSocket.ClientOptions): Promise<Record<string, string>> {
+  const c = connect(url, options)
+  const env = JSON.parse((await c.received(1))[0] as string) as Record<string, string>
+  c.ws.close()
+  await c.closed
+  return env
+}
+
+t.test('tls serves wss; HTTPS=on reaches the program', async (t) => {
+  const s = await startServer(t, `tls: { cert: ${q(pem.cert)}, key: ${q(pem.key)} }\nroutes:\n  /env:\n    command: ${node('env.mjs')}\n`)
+  t.match(s.url, /^wss:/)
+  const env = await envOver(`${s.url}/env`, { ca: await readFile(pem.ca) })
+  t.match(env, { HTTPS: 'on', REMOTE_USER: '', AUTH_TYPE: '' })
+  const ca = await readFile(pem.ca)
+  const res = await new Promise<number>((resolve, reject) => {
+    get(`https://127.0.0.1:${s.port}/env`, { ca }, (r) => { r.resume(); resolve(r.statusCode as number) }).on('error', reject)
+  })
+  t.equal(res, 426, 'plain https GET')
+})
+
+t.test('with ca, a client certificate is required and its CN becomes REMOTE_USER', async (t) => {
+  const s = await startServer(t, `tls: { cert: ${q(pem.cert)}, key: ${q(pem.key)}, ca: ${q(pem.ca)} }\nroutes:\n  /env:\n    command: ${node('env.mjs')}\n`)
+  const ca = await readFile(pem.ca)
+  const env = await envOver(`${s.url}/env`, { ca, cert: await readFile(pem.clientCert), key: await readFile(pem.clientKey) })
+  t.match(env, { HTTPS: 'on', REMOTE_USER: 'alice', AUTH_TYPE: 'Certificate' })
+  const anonymous = new WebSocket(`${s.url}/env`, { ca })
+  const err = await new Promise<Error>((resolve) => anonymous.once('error', resolve))
+  t.ok(err instanceof Error, `no certificate, no connection (${err.message})`)
+  t.equal(s.logs.filter((r) => r.msg === 'session start').length, 1)
+})
+
+t.test('the TLS files must be loaded before the server is built', async (t) => {
+  const config = parseConfig(`tls: { cert: ${q(pem.cert)}, key: ${q(pem.key)} }\nroutes:\n  /a:\n    command: [cat]\n`, 'c.yaml', '/')
+  t.throws(() => transportOptions(config.security), /TLS files were not loaded/)
+  const plain = transportOptions({ ...config.security, tls: null, handshakeTimeoutMs: 0, trustProxy: ['10.0.0.0/8'] })
+  t.same(plain, { http: { maxHeaderSize: 16384 }, requestTimeout: 0, trustProxy: ['10.0.0.0/8'] }, 'handshakeTimeout 0: Node defaults')
+  const defaults = transportOptions({ ...config.security, tls: null })
+  t.match(defaults, { http: { headersTimeout: 5000, connectionsCheckingInterval: 1000 }, requestTimeout: 5000, trustProxy: false }, 'by default a slow client is dropped within 6 s')
+})
