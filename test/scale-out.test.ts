@@ -27,8 +27,13 @@ interface Instance { child: ChildProcess, port: number, exited: Promise<number |
 
 async function startInstance (dir: string, name: string): Promise<Instance> {
   const config = join(dir, `${name}.yaml`)
+  // b trusts nginx's X-Forwarded-For; a does not.
   await writeFile(config, `shutdown: { drainTimeout: 20s }
+${name === 'b' ? 'trustProxy: [127.0.0.1]' : ''}
 routes:
+  /addr:
+    command: [/usr/bin/printenv, INSTANCE, REMOTE_ADDR]
+    env: { INSTANCE: ${name} }
   /who:
     command: [/usr/bin/printenv, INSTANCE]
     env: { INSTANCE: ${name} }
@@ -95,6 +100,16 @@ t.test('two instances behind nginx: spread, drain one, nobody sees an abnormal c
   const held = Array.from({ length: 4 }, () => connect(`${url}/hold`))
   const where = await Promise.all(held.map(async (c) => (await c.received(1))[0] as string))
   t.same([...where].sort(), ['a', 'a', 'b', 'b'])
+
+  // A client on another loopback address: b (trustProxy) sees it, a sees nginx.
+  const addresses = new Map<string, string>()
+  for (let i = 0; i < 6 && addresses.size < 2; i++) {
+    const c = connect(`${url}/addr`, { localAddress: '127.0.0.2' })
+    t.same(await c.closed, { code: 1000, reason: 'exit 0' })
+    addresses.set(c.messages[0] as string, c.messages[1] as string)
+  }
+  t.equal(addresses.get('b'), '127.0.0.2', 'with trustProxy, REMOTE_ADDR is the real client')
+  t.equal(addresses.get('a'), '127.0.0.1', 'without it, the proxy')
 
   // Drain a: its sessions keep working, new ones go to b.
   a.child.kill('SIGTERM')
