@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
-import { existsSync, rmSync } from 'node:fs'
+import { existsSync, readFileSync, rmSync } from 'node:fs'
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { connect, createServer } from 'node:net'
 import { tmpdir } from 'node:os'
@@ -102,6 +102,13 @@ async function writeWsexecConfig (dir: string, port: number, route: Route): Prom
  * connections. websocketd runs the command directly (no wrapper shell), so both servers spawn the same program.
  * Throws with the server's stderr when it exits or does not listen in time.
  */
+/** The node options on the first line of `bin` (`#!/usr/bin/env -S node --flag …`). */
+function shebangFlags (bin: string): string[] {
+  const first = readFileSync(bin, 'utf8').split('\n', 1)[0] as string
+  const m = /^#!\/usr\/bin\/env -S node (.+)$/.exec(first)
+  return m === null ? [] : (m[1] as string).trim().split(/\s+/)
+}
+
 export async function startServer (kind: ServerKind, route: Route, paths: ServerPaths): Promise<RunningServer> {
   const bin = wsexecBin(paths)
   if (kind === 'wsexec' && !existsSync(bin)) throw new Error(`${bin} does not exist: run npm run build first`)
@@ -112,7 +119,8 @@ export async function startServer (kind: ServerKind, route: Route, paths: Server
   if (kind === 'wsexec') {
     const config = await writeWsexecConfig(dir, port, route)
     command = process.execPath
-    args = [bin, '--config', config, '--host', HOST, '--port', String(port), '--log-level', 'warn']
+    // The node flags of the installed command's shebang, so wsexec runs as users run it.
+    args = [...shebangFlags(bin), bin, '--config', config, '--host', HOST, '--port', String(port), '--log-level', 'warn']
   } else {
     command = paths.websocketdPath
     args = [`--port=${port}`, `--address=${HOST}`, '--loglevel=error', ...route.argv]
