@@ -119,6 +119,11 @@ export async function buildServer (options: ServerOptions): Promise<FastifyInsta
       ])
       timeout.abort()
     }
+    await closeAll()
+  }
+
+  /** Closes every session with 1001 and waits until their processes are gone. */
+  async function closeAll (): Promise<void> {
     for (const s of sessions) s.shutdown()
     await Promise.all([...sessions].map((s) => s.done))
   }
@@ -150,8 +155,7 @@ export async function buildServer (options: ServerOptions): Promise<FastifyInsta
       request.log.info({ err: { message: err.message, code: (err as NodeJS.ErrnoException).code } }, 'websocket error')
     },
     preClose: async () => {
-      for (const s of sessions) s.shutdown()
-      await Promise.all([...sessions].map((s) => s.done))
+      await closeAll()
       app.websocketServer.close()
     }
   })

@@ -6,24 +6,12 @@ import { join } from 'node:path'
 import { PassThrough } from 'node:stream'
 import { fileURLToPath } from 'node:url'
 import t, { type Test } from 'tap'
-import { main, type CliIO } from '../src/cli.js'
+import { main } from '../src/cli.js'
 import { VERSION } from '../src/version.js'
+import { root, runCli } from './helpers/cli.js'
 import { connect } from './helpers/client.js'
 
-const root = fileURLToPath(new URL('..', import.meta.url))
-
-interface Run { code: number, stdout: string, stderr: string }
-
-async function run (argv: string[], extra: Partial<CliIO> = {}): Promise<Run> {
-  const stdout = new PassThrough()
-  const stderr = new PassThrough()
-  const out: Buffer[] = []
-  const err: Buffer[] = []
-  stdout.on('data', (d: Buffer) => out.push(d))
-  stderr.on('data', (d: Buffer) => err.push(d))
-  const code = await main(argv, { stdout, stderr, env: { PATH: process.env['PATH'] }, cwd: root, ...extra })
-  return { code, stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString() }
-}
+const run = runCli
 
 async function tempConfig (t: Test, yaml: string): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), 'wsexec-cli-'))

@@ -1,25 +1,12 @@
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { PassThrough } from 'node:stream'
-import { fileURLToPath } from 'node:url'
 import t from 'tap'
-import { main } from '../../src/cli.js'
 import { parseConfig } from '../../src/config/load.js'
 import { ConfigError } from '../../src/errors.js'
+import { runCli } from '../helpers/cli.js'
 
-const root = fileURLToPath(new URL('../..', import.meta.url))
-
-async function run (argv: string[]): Promise<{ code: number, stdout: string, stderr: string }> {
-  const stdout = new PassThrough()
-  const stderr = new PassThrough()
-  const out: Buffer[] = []
-  const err: Buffer[] = []
-  stdout.on('data', (d: Buffer) => out.push(d))
-  stderr.on('data', (d: Buffer) => err.push(d))
-  const code = await main(argv, { stdout, stderr, env: { PATH: process.env['PATH'] }, cwd: root })
-  return { code, stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString() }
-}
+const run = runCli
 
 t.test('console and static: off by default, normalised, relative to the file', async (t) => {
   const plain = parseConfig('routes:\n  /a:\n    command: [cat]\n', 'x.yaml', '/srv/app')
