@@ -15,6 +15,12 @@ import { ProcessGroup } from './process-group.js'
 /** Bytes of frames the server lets wait in the socket before it stops reading the program's output. */
 export const OUTPUT_HIGH_WATER_BYTES = 256 * 1024
 
+/**
+ * Bytes of input the server lets wait for the program's stdin before it stops reading the socket
+ * (a pipe's own 16 KiB mark would stop and start the client every few messages).
+ */
+export const INPUT_HIGH_WATER_BYTES = 256 * 1024
+
 /** What a session needs: the program to start and the connection it serves. */
 export interface SessionOptions {
   readonly id: string
@@ -217,7 +223,7 @@ export class Session extends EventEmitter {
     if (!this.#inputOpen) return
     const stdin = this.#stdin as Writable
     // ws still delivers the messages it already parsed after a pause: those are written too.
-    if (stdin.write(bytes) || this.#inputPaused) return
+    if (stdin.write(bytes) || stdin.writableLength < INPUT_HIGH_WATER_BYTES || this.#inputPaused) return
     const { ws } = this.#o
     this.#inputPaused = true
     ws.pause()

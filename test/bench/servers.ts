@@ -91,10 +91,20 @@ async function writeWsexecConfig (dir: string, port: number, route: Route): Prom
   const file = join(dir, 'wsexec.yaml')
   const config = {
     listen: { host: HOST, port },
+    // One benchmark client opens up to 500 sessions at once: lift the per-address limit (default
+    // 100) to the server-wide one, as a deployment behind a proxy without trustProxy would.
+    maxSessionsPerClient: 1000,
     routes: { [route.path]: { command: [...route.argv], mode: 'text' } }
   }
   await writeFile(file, stringify(config))
   return file
+}
+
+/** The node options on the first line of `bin` (`#!/usr/bin/env -S node --flag …`). */
+function shebangFlags (bin: string): string[] {
+  const first = readFileSync(bin, 'utf8').split('\n', 1)[0] as string
+  const m = /^#!\/usr\/bin\/env -S node (.+)$/.exec(first)
+  return m === null ? [] : (m[1] as string).trim().split(/\s+/)
 }
 
 /**
@@ -102,12 +112,6 @@ async function writeWsexecConfig (dir: string, port: number, route: Route): Prom
  * connections. websocketd runs the command directly (no wrapper shell), so both servers spawn the same program.
  * Throws with the server's stderr when it exits or does not listen in time.
  */
-/** The node options on the first line of `bin` (`#!/usr/bin/env -S node --flag …`). */
-function shebangFlags (bin: string): string[] {
-  const first = readFileSync(bin, 'utf8').split('\n', 1)[0] as string
-  const m = /^#!\/usr\/bin\/env -S node (.+)$/.exec(first)
-  return m === null ? [] : (m[1] as string).trim().split(/\s+/)
-}
 
 export async function startServer (kind: ServerKind, route: Route, paths: ServerPaths): Promise<RunningServer> {
   const bin = wsexecBin(paths)
