@@ -8,18 +8,13 @@ import WebSocket from 'ws'
 import { CloseCode, closeForExit, closeForProtocolError, closeForSpawnError, type Close } from '../close-codes.js'
 import type { Route } from '../config/load.js'
 import { framingFor, type Framing, type StreamName } from './framing.js'
+import { Input } from './input.js'
 import { LineSplitter } from './line-splitter.js'
 import { Lines } from './lines.js'
 import { ProcessGroup } from './process-group.js'
 
 /** Bytes of frames the server lets wait in the socket before it stops reading the program's output. */
 export const OUTPUT_HIGH_WATER_BYTES = 256 * 1024
-
-/**
- * Bytes of input the server lets wait for the program's stdin before it stops reading the socket
- * (a pipe's own 16 KiB mark would stop and start the client every few messages).
- */
-export const INPUT_HIGH_WATER_BYTES = 256 * 1024
 
 /** What a session needs: the program to start and the connection it serves. */
 export interface SessionOptions {
@@ -67,6 +62,7 @@ export class Session extends EventEmitter {
   readonly route: Route
   readonly #o: SessionOptions
   readonly #framing: Framing
+  readonly #input: Input
   readonly #started = performance.now()
   readonly #in: Traffic = { messages: 0, bytes: 0 }
   readonly #out: Traffic = { messages: 0, bytes: 0 }
@@ -77,12 +73,6 @@ export class Session extends EventEmitter {
   #exit: { code: number | null, signal: string | null } | undefined
   #spawnError: string | null = null
   #clientGone = false
-  #inputOpen = false
-  #flushing = false
-  readonly #pending: Buffer[] = []
-  #pendingBytes = 0
-  #inputPaused = false
-  #stdin: Writable | undefined
   #closeSent: Close | undefined
   #closeCode: number = CloseCode.NORMAL
   #graceTimer: NodeJS.Timeout | undefined
@@ -98,6 +88,7 @@ export class Session extends EventEmitter {
     this.route = options.route
     this.#o = options
     this.#framing = framingFor(options.route)
+    this.#input = new Input(this.#framing, options.ws, () => this.emit('input-paused'))
     this.#done = new Promise((resolve) => { this.#resolveDone = resolve })
   }
 
@@ -115,7 +106,7 @@ export class Session extends EventEmitter {
   bufferedBytes (): { toClient: number, toProgram: number } {
     return {
       toClient: this.#o.socket.writableLength,
-      toProgram: this.#pendingBytes + (this.#stdin === undefined ? 0 : this.#stdin.writableLength) + this.#o.socket.readableLength
+      toProgram: this.#input.buffered + this.#o.socket.readableLength
     }
   }
 
@@ -134,11 +125,7 @@ export class Session extends EventEmitter {
     if (child.pid === undefined) return
     this.#group = new ProcessGroup(child.pid, route.killGraceMs)
     this.#o.log.info({ childPid: child.pid, remote: this.#o.remoteAddress }, 'session start')
-    const stdin = child.stdin as Writable
-    this.#stdin = stdin
-    this.#inputOpen = true
-    // EPIPE when the program stops reading: from then on input is dropped.
-    stdin.on('error', () => { this.#inputOpen = false })
+    this.#input.attach(child.stdin as Writable)
     this.#watch(child.stdout as Readable, 'stdout')
     if (route.stderr === 'merge' || route.stderr === 'tagged') this.#watch(child.stderr as Readable, 'stderr')
     else if (route.stderr === 'log') this.#logStderr(child.stderr as Readable)
@@ -206,36 +193,7 @@ export class Session extends EventEmitter {
     this.lastActivity = performance.now()
     // The server accepts the largest message of any route: this route's own limit is checked here.
     if (data.length > this.route.maxMessageBytes) this.end({ code: CloseCode.MESSAGE_TOO_BIG, reason: 'message too big' })
-    if (!this.#inputOpen) return
-    // All the messages of one socket read reach the program in one write, on the next tick.
-    this.#pendingBytes += this.#framing.decode(data, isBinary, this.#pending)
-    if (this.#flushing) return
-    this.#flushing = true
-    process.nextTick(() => this.#flushInput())
-  }
-
-  #flushInput (): void {
-    this.#flushing = false
-    const pending = this.#pending
-    const bytes = Buffer.concat(pending, this.#pendingBytes)
-    pending.length = 0
-    this.#pendingBytes = 0
-    if (!this.#inputOpen) return
-    const stdin = this.#stdin as Writable
-    // ws still delivers the messages it already parsed after a pause: those are written too.
-    if (stdin.write(bytes) || stdin.writableLength < INPUT_HIGH_WATER_BYTES || this.#inputPaused) return
-    const { ws } = this.#o
-    this.#inputPaused = true
-    ws.pause()
-    this.emit('input-paused')
-    const resume = (): void => {
-      stdin.off('drain', resume)
-      stdin.off('close', resume)
-      this.#inputPaused = false
-      ws.resume()
-    }
-    stdin.on('drain', resume)
-    stdin.on('close', resume)
+    this.#input.push(data, isBinary)
   }
 
   /** ws emits errors only for protocol violations, and has already sent the close frame. */
@@ -291,8 +249,7 @@ export class Session extends EventEmitter {
 
   /** Closes stdin, and keeps reading output (discarding it) so the program is never stuck writing. */
   #stopInput (): void {
-    this.#inputOpen = false
-    this.#stdin?.end()
+    this.#input.close()
     for (const s of this.#outputs) s.resume()
   }
 

@@ -1,6 +1,7 @@
 import { once } from 'node:events'
 import t, { type Test } from 'tap'
-import { INPUT_HIGH_WATER_BYTES, OUTPUT_HIGH_WATER_BYTES, type Session } from '../../src/session/session.js'
+import { INPUT_HIGH_WATER_BYTES } from '../../src/session/input.js'
+import { OUTPUT_HIGH_WATER_BYTES, type Session } from '../../src/session/session.js'
 import { connect, until } from '../helpers/client.js'
 import { childrenOf, isRunning, openDescriptors } from '../helpers/processes.js'
 import { node, startServer } from '../helpers/server.js'

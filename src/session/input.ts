@@ -1,0 +1,87 @@
+import type { Writable } from 'node:stream'
+import type { Framing } from './framing.js'
+
+/**
+ * Bytes of input the server lets wait for the program's stdin before it stops reading the socket
+ * (a pipe's own 16 KiB mark would stop and start the client every few messages).
+ */
+export const INPUT_HIGH_WATER_BYTES = 256 * 1024
+
+/** What input is read from: the WebSocket, which can be paused. */
+export interface Pausable {
+  pause (): void
+  resume (): void
+}
+
+/**
+ * The program's stdin side of a session: the messages of one socket read are written in one
+ * write on the next tick; while more than {@link INPUT_HIGH_WATER_BYTES} wait, the source is
+ * paused until stdin drains. Once closed (or broken: EPIPE), input is dropped.
+ */
+export class Input {
+  readonly #framing: Framing
+  readonly #source: Pausable
+  readonly #onPaused: () => void
+  readonly #pending: Buffer[] = []
+  #pendingBytes = 0
+  #stdin: Writable | undefined
+  #open = false
+  #flushing = false
+  #paused = false
+
+  constructor (framing: Framing, source: Pausable, onPaused: () => void) {
+    this.#framing = framing
+    this.#source = source
+    this.#onPaused = onPaused
+  }
+
+  /** Starts writing to the program's stdin. */
+  attach (stdin: Writable): void {
+    this.#stdin = stdin
+    this.#open = true
+    // EPIPE when the program stops reading: from then on input is dropped.
+    stdin.on('error', () => { this.#open = false })
+  }
+
+  /** Bytes waiting for the program: gathered this tick, and not yet taken by the pipe. */
+  get buffered (): number {
+    return this.#pendingBytes + (this.#stdin === undefined ? 0 : this.#stdin.writableLength)
+  }
+
+  /** One client message for the program. */
+  push (data: Buffer, isBinary: boolean): void {
+    if (!this.#open) return
+    this.#pendingBytes += this.#framing.decode(data, isBinary, this.#pending)
+    if (this.#flushing) return
+    this.#flushing = true
+    process.nextTick(() => this.#flush())
+  }
+
+  /** Closes stdin; later messages are dropped. */
+  close (): void {
+    this.#open = false
+    this.#stdin?.end()
+  }
+
+  #flush (): void {
+    this.#flushing = false
+    const bytes = Buffer.concat(this.#pending, this.#pendingBytes)
+    this.#pending.length = 0
+    this.#pendingBytes = 0
+    if (!this.#open) return
+    const stdin = this.#stdin as Writable
+    // ws still delivers the messages it already parsed after a pause: those are written too.
+    if (stdin.write(bytes) || stdin.writableLength < INPUT_HIGH_WATER_BYTES || this.#paused) return
+    this.#paused = true
+    this.#source.pause()
+    this.#onPaused()
+    const resume = (): void => {
+      stdin.off('drain', resume)
+      stdin.off('close', resume)
+      this.#paused = false
+      this.#source.resume()
+    }
+    stdin.on('drain', resume)
+    stdin.on('close', resume)
+  }
+}
