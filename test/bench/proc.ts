@@ -45,13 +45,3 @@ export function readChildPids (pid: number): number[] {
   }
   return children
 }
-
-/** True while a process with this PID exists and is not a zombie. */
-export function isAlive (pid: number): boolean {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'latin1')
-    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z'
-  } catch {
-    return false
-  }
-}
