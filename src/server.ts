@@ -256,7 +256,7 @@ export async function buildServer (options: ServerOptions): Promise<FastifyInsta
         env: childEnv,
         ws,
         socket,
-        log: request.log.child({ session: id, route: route.path }),
+        log: request.log,
         remoteAddress
       })
       sessions.add(session)

@@ -1,7 +1,7 @@
 import type { Route } from '../config/load.js'
 import { encodeFrames, encodeLines, Opcode } from './frames.js'
 import { LineSplitter } from './line-splitter.js'
-import { Lines } from './lines.js'
+import { sharedLines } from './lines.js'
 
 /** The program's output streams that reach the client. */
 export type StreamName = 'stdout' | 'stderr'
@@ -31,7 +31,6 @@ const NEWLINE = Buffer.from('\n')
 export class TextFraming implements Framing {
   readonly #splitters: Record<StreamName, LineSplitter>
   readonly #tagged: boolean
-  readonly #lines = new Lines()
 
   constructor (maxLineBytes: number, tagged: boolean) {
     this.#splitters = { stdout: new LineSplitter(maxLineBytes), stderr: new LineSplitter(maxLineBytes) }
@@ -39,12 +38,12 @@ export class TextFraming implements Framing {
   }
 
   encode (chunk: Buffer, stream: StreamName): Encoded | null {
-    this.#splitters[stream].push(chunk, this.#lines)
+    this.#splitters[stream].push(chunk, sharedLines)
     return this.#frames(stream)
   }
 
   flush (stream: StreamName): Encoded | null {
-    this.#splitters[stream].end(this.#lines)
+    this.#splitters[stream].end(sharedLines)
     return this.#frames(stream)
   }
 
@@ -56,14 +55,19 @@ export class TextFraming implements Framing {
   }
 
   #frames (stream: StreamName): Encoded | null {
-    const lines = this.#lines
-    if (lines.count === 0) return null
-    if (!this.#tagged) return { bytes: encodeLines(lines), messages: lines.count }
-    const payloads: Buffer[] = []
-    for (let i = 0; i < lines.count; i++) {
-      payloads.push(Buffer.from(`{"stream":"${stream}","data":${JSON.stringify(lines.line(i).toString('utf8'))}}`))
+    const lines = sharedLines
+    const messages = lines.count
+    let bytes: Buffer | undefined
+    if (messages > 0 && !this.#tagged) bytes = encodeLines(lines)
+    else if (messages > 0) {
+      const payloads: Buffer[] = []
+      for (let i = 0; i < messages; i++) {
+        payloads.push(Buffer.from(`{"stream":"${stream}","data":${JSON.stringify(lines.line(i).toString('utf8'))}}`))
+      }
+      bytes = encodeFrames(payloads, Opcode.TEXT)
     }
-    return { bytes: encodeFrames(payloads, Opcode.TEXT), messages: lines.count }
+    lines.release()
+    return bytes === undefined ? null : { bytes, messages }
   }
 }
 

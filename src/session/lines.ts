@@ -22,6 +22,11 @@ export class Lines {
     this.#own.length = 0
   }
 
+  /** Empties the list and lets go of the chunk and the lines' own buffers. */
+  release (): void {
+    this.reset(EMPTY)
+  }
+
   /** Adds bytes `start` to `end` of the chunk as a line. */
   addRange (start: number, end: number): void {
     if (this.count === this.#starts.length) this.#grow()
@@ -70,3 +75,10 @@ export class Lines {
     this.#ends = ends
   }
 }
+
+/**
+ * The one {@link Lines} every session fills and reads: a chunk is split and encoded (or logged)
+ * synchronously, so no two users ever hold it at once, and a session costs no line arrays of its own.
+ * Users call {@link Lines.release} when done so no chunk stays referenced.
+ */
+export const sharedLines = new Lines()

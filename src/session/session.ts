@@ -10,7 +10,7 @@ import type { Route } from '../config/load.js'
 import { framingFor, type Framing, type StreamName } from './framing.js'
 import { Input } from './input.js'
 import { LineSplitter } from './line-splitter.js'
-import { Lines } from './lines.js'
+import { sharedLines } from './lines.js'
 import { ProcessGroup } from './process-group.js'
 
 /** Bytes of frames the server lets wait in the socket before it stops reading the program's output. */
@@ -27,6 +27,7 @@ export interface SessionOptions {
   readonly ws: WebSocket
   /** The connection's TCP socket, to which output frames are written directly. */
   readonly socket: Socket
+  /** The request's logger; every line also names the session and the route (no child logger per session: memory). */
   readonly log: FastifyBaseLogger
   readonly remoteAddress: string
 }
@@ -124,7 +125,7 @@ export class Session extends EventEmitter {
     ws.on('error', (err: NodeJS.ErrnoException) => this.#onProtocolError(err))
     if (child.pid === undefined) return
     this.#group = new ProcessGroup(child.pid, route.killGraceMs)
-    this.#o.log.info({ childPid: child.pid, remote: this.#o.remoteAddress }, 'session start')
+    this.#o.log.info({ ...this.#logFields(), childPid: child.pid, remote: this.#o.remoteAddress }, 'session start')
     this.#input.attach(child.stdin as Writable)
     this.#watch(child.stdout as Readable, 'stdout')
     if (route.stderr === 'merge' || route.stderr === 'tagged') this.#watch(child.stderr as Readable, 'stderr')
@@ -179,9 +180,10 @@ export class Session extends EventEmitter {
 
   #logStderr (stream: Readable): void {
     const splitter = new LineSplitter(this.route.maxLineBytes)
-    const lines = new Lines()
+    const lines = sharedLines
     const flush = (): void => {
-      for (let i = 0; i < lines.count; i++) this.#o.log.warn({ childPid: this.pid, stderr: lines.line(i).toString('utf8') }, 'program stderr')
+      for (let i = 0; i < lines.count; i++) this.#o.log.warn({ ...this.#logFields(), childPid: this.pid, stderr: lines.line(i).toString('utf8') }, 'program stderr')
+      lines.release()
     }
     stream.on('data', (chunk: Buffer) => { splitter.push(chunk, lines); flush() })
     stream.once('end', () => { splitter.end(lines); flush() })
@@ -204,11 +206,11 @@ export class Session extends EventEmitter {
   #onError (err: NodeJS.ErrnoException): void {
     /* c8 ignore next 4 -- after a successful spawn Node emits 'error' only for kill() and send(), which wsexec never calls */
     if (this.pid !== undefined) {
-      this.#o.log.warn({ err: { code: err.code, message: err.message } }, 'program error')
+      this.#o.log.warn({ ...this.#logFields(), err: { code: err.code, message: err.message } }, 'program error')
       return
     }
     this.#spawnError = String(err.code)
-    this.#o.log.warn({ err: { code: err.code, message: err.message }, remote: this.#o.remoteAddress }, 'spawn failed')
+    this.#o.log.warn({ ...this.#logFields(), err: { code: err.code, message: err.message }, remote: this.#o.remoteAddress }, 'spawn failed')
     this.#exit = { code: null, signal: null }
     this.#sendClose(closeForSpawnError(this.#spawnError))
     this.#maybeFinish()
@@ -253,6 +255,10 @@ export class Session extends EventEmitter {
     for (const s of this.#outputs) s.resume()
   }
 
+  #logFields (): { session: string, route: string } {
+    return { session: this.id, route: this.route.path }
+  }
+
   #maybeFinish (): void {
     if (this.#finished || this.#exit === undefined || this.#o.ws.readyState !== WebSocket.CLOSED) return
     this.#finished = true
@@ -266,7 +272,7 @@ export class Session extends EventEmitter {
       in: { ...this.#in },
       out: { ...this.#out }
     }
-    this.#o.log.info({ childPid: this.pid, remote: this.#o.remoteAddress, ...summary }, 'session end')
+    this.#o.log.info({ ...this.#logFields(), childPid: this.pid, remote: this.#o.remoteAddress, ...summary }, 'session end')
     this.#resolveDone(summary)
   }
 }
