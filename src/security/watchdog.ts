@@ -13,6 +13,8 @@ export const DEAD_PEER_CLOSE: Close = Object.freeze({ code: CloseCode.GOING_AWAY
 export interface Watched {
   /** `performance.now()` of the last message either way. */
   readonly lastActivity: number
+  /** `performance.now()` of the last client message. */
+  readonly lastInput: number
   /** Ends the session with this close and terminates its processes. */
   end (close: Close): void
   readonly done: Promise<unknown>
@@ -47,17 +49,19 @@ export function watch (session: Watched, ws: WebSocket, limits: WatchdogLimits):
   }
   if (limits.maxLifetimeMs > 0) timers[1] = setTimeout(() => session.end(LIFETIME_CLOSE), limits.maxLifetimeMs)
   if (limits.pingIntervalMs > 0) {
+    // A pong or any message since the last ping shows the peer alive (messages are seen through
+    // the session's timestamp: a second 'message' listener would cost every message an array copy).
     let answered = true
-    const alive = (): void => { answered = true }
-    ws.on('pong', alive)
-    ws.on('message', alive)
+    let pingedAt = 0
+    ws.on('pong', () => { answered = true })
     timers[2] = setInterval(() => {
-      if (!answered) {
+      if (!answered && session.lastInput <= pingedAt) {
         session.end(DEAD_PEER_CLOSE)
         ws.terminate()
         return
       }
       answered = false
+      pingedAt = performance.now()
       ws.ping()
     }, limits.pingIntervalMs)
   }

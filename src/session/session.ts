@@ -80,6 +80,8 @@ export class Session extends EventEmitter {
   #finished = false
   /** `performance.now()` of the last message either way, for idle timeouts. */
   lastActivity = performance.now()
+  /** `performance.now()` of the last client message, which proves the peer alive as a pong does. */
+  lastInput = 0
   readonly #done: Promise<SessionSummary>
   #resolveDone!: (summary: SessionSummary) => void
 
@@ -192,7 +194,7 @@ export class Session extends EventEmitter {
   #onMessage (data: Buffer, isBinary: boolean): void {
     this.#in.messages++
     this.#in.bytes += data.length
-    this.lastActivity = performance.now()
+    this.lastActivity = this.lastInput = performance.now()
     // The server accepts the largest message of any route: this route's own limit is checked here.
     if (data.length > this.route.maxMessageBytes) this.end({ code: CloseCode.MESSAGE_TOO_BIG, reason: 'message too big' })
     this.#input.push(data, isBinary)

@@ -82,6 +82,24 @@ t.test('a live peer answering pings stays; ping-answering raw clients too', asyn
   await stillServes(t, s)
 })
 
+t.test('a peer that sends messages but never answers pings stays: its messages show it alive', async (t) => {
+  const s = await startServer(t, 'pingInterval: 50ms\nroutes:\n  /echo:\n    command: [cat]\n')
+  const c = await rawUpgrade(s.port, '/echo')
+  let pings = 0
+  c.socket.on('data', (d: Buffer) => {
+    // Every ping is answered with a message instead of a pong.
+    for (let i = d.indexOf(0x89); i !== -1; i = d.indexOf(0x89, i + 1)) {
+      pings++
+      c.socket.write(frame(0x1, Buffer.from(`still here ${pings}`)))
+    }
+  })
+  await until(() => pings >= 4, 'four pings')
+  t.notOk(c.socket.destroyed, 'still connected after four ping intervals without a pong')
+  await until(() => c.received().includes('still here 3'), 'the messages to reach the program')
+  c.socket.destroy()
+  await stillServes(t, s)
+})
+
 t.test('a message over the route limit closes with 1009', async (t) => {
   const s = await startServer(t, YAML)
   const c = connect(`${s.url}/small`)
