@@ -1,9 +1,9 @@
-import t from 'tap'
+import t, { type Test } from 'tap'
 import { connect, until } from '../helpers/client.js'
 import { isRunning } from '../helpers/processes.js'
-import { frame, rawUpgrade } from '../helpers/raw.js'
+import { frame, rawUpgrade, type RawConnection } from '../helpers/raw.js'
 import { stillServes } from '../helpers/security.js'
-import { node, startServer } from '../helpers/server.js'
+import { node, startServer, type TestServer } from '../helpers/server.js'
 
 const YAML = `pingInterval: 100ms
 idleTimeout: 300ms
@@ -66,35 +66,27 @@ t.test('a peer that stops answering pings is dropped and its process tree killed
   await stillServes(t, s)
 })
 
-t.test('a live peer answering pings stays; ping-answering raw clients too', async (t) => {
+/** A raw client on a 50 ms heartbeat that answers each ping with `answer(n)`: still connected after four. */
+async function answersPings (t: Test, answer: (n: number) => Buffer): Promise<{ s: TestServer, c: RawConnection }> {
   const s = await startServer(t, 'pingInterval: 50ms\nroutes:\n  /echo:\n    command: [cat]\n')
   const c = await rawUpgrade(s.port, '/echo')
   let pings = 0
   c.socket.on('data', (d: Buffer) => {
-    for (let i = d.indexOf(0x89); i !== -1; i = d.indexOf(0x89, i + 1)) {
-      pings++
-      c.socket.write(frame(0xa, Buffer.alloc(0)))
-    }
+    for (let i = d.indexOf(0x89); i !== -1; i = d.indexOf(0x89, i + 1)) c.socket.write(answer(++pings))
   })
   await until(() => pings >= 4, 'four pings')
   t.notOk(c.socket.destroyed, 'still connected after four ping intervals')
+  return { s, c }
+}
+
+t.test('a live peer answering pings stays; ping-answering raw clients too', async (t) => {
+  const { s, c } = await answersPings(t, () => frame(0xa, Buffer.alloc(0)))
   c.socket.destroy()
   await stillServes(t, s)
 })
 
-t.test('a peer that sends messages but never answers pings stays: its messages show it alive', async (t) => {
-  const s = await startServer(t, 'pingInterval: 50ms\nroutes:\n  /echo:\n    command: [cat]\n')
-  const c = await rawUpgrade(s.port, '/echo')
-  let pings = 0
-  c.socket.on('data', (d: Buffer) => {
-    // Every ping is answered with a message instead of a pong.
-    for (let i = d.indexOf(0x89); i !== -1; i = d.indexOf(0x89, i + 1)) {
-      pings++
-      c.socket.write(frame(0x1, Buffer.from(`still here ${pings}`)))
-    }
-  })
-  await until(() => pings >= 4, 'four pings')
-  t.notOk(c.socket.destroyed, 'still connected after four ping intervals without a pong')
+t.test('a peer that answers pings with messages instead of pongs stays: its messages show it alive', async (t) => {
+  const { s, c } = await answersPings(t, (n) => frame(0x1, Buffer.from(`still here ${n}`)))
   await until(() => c.received().includes('still here 3'), 'the messages to reach the program')
   c.socket.destroy()
   await stillServes(t, s)
