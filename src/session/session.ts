@@ -12,6 +12,7 @@ import { Input } from './input.js'
 import { LineSplitter } from './line-splitter.js'
 import { sharedLines } from './lines.js'
 import { ProcessGroup } from './process-group.js'
+import { receiveFast } from './receive.js'
 
 /** Bytes of frames the server lets wait in the socket before it stops reading the program's output. */
 export const OUTPUT_HIGH_WATER_BYTES = 256 * 1024
@@ -122,6 +123,7 @@ export class Session extends EventEmitter {
     child.then(() => {}, () => {})
     child.on('error', (err: NodeJS.ErrnoException) => this.#onError(err))
     child.once('exit', (code, signal) => this.#onExit(code, signal))
+    receiveFast(ws)
     ws.on('message', (data: Buffer, isBinary: boolean) => this.#onMessage(data, isBinary))
     ws.once('close', (code: number) => this.#onClientClose(code))
     ws.on('error', (err: NodeJS.ErrnoException) => this.#onProtocolError(err))

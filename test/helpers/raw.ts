@@ -79,14 +79,16 @@ export function frame (opcode: number, payload: Buffer, options: { fin?: boolean
   return Buffer.concat([Buffer.from(head), ext, key, masked])
 }
 
-/** The close code of the first close frame the server sent after its handshake, if any. */
+/** The close code of the first close frame the server sent after its handshake, if it has all arrived. */
 export function closeCodeOf (received: Buffer): number | undefined {
   let i = received.indexOf('\r\n\r\n') + 4
   while (i + 2 <= received.length) {
     const opcode = (received[i] as number) & 0x0f
     let len = (received[i + 1] as number) & 0x7f
     let start = i + 2
-    if (len === 126) { len = received.readUInt16BE(i + 2); start = i + 4 } else if (len === 127) { len = Number(received.readBigUInt64BE(i + 2)); start = i + 10 }
+    if (len === 126 && i + 4 <= received.length) { len = received.readUInt16BE(i + 2); start = i + 4 } else if (len === 127 && i + 10 <= received.length) { len = Number(received.readBigUInt64BE(i + 2)); start = i + 10 }
+    // Not all there yet.
+    if (start + len > received.length) return undefined
     if (opcode === 0x8) return len >= 2 ? received.readUInt16BE(start) : 1005
     i = start + len
   }

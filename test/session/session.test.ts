@@ -2,7 +2,9 @@ import { once } from 'node:events'
 import t, { type Test } from 'tap'
 import { INPUT_HIGH_WATER_BYTES } from '../../src/session/input.js'
 import { OUTPUT_HIGH_WATER_BYTES, type Session } from '../../src/session/session.js'
-import { connect, until } from '../helpers/client.js'
+import { connect, DEADLINE_MS, until } from '../helpers/client.js'
+import { closeCodeOf, frame, rawUpgrade } from '../helpers/raw.js'
+import { decodeFrames } from '../helpers/receiver.js'
 import { childrenOf, isRunning, openDescriptors } from '../helpers/processes.js'
 import { node, startServer } from '../helpers/server.js'
 
@@ -38,24 +40,41 @@ t.test('a client that stops reading stops the program: bounded memory, nothing l
   t.ok(summary.exitCode !== 0 || summary.signal !== null, 'the endless program was ended')
 })
 
-t.test('a program that stops reading stops the client: bounded memory, nothing lost', async (t) => {
-  const messages = 100
-  const size = 64 * 1024
-  const s = await startServer(t, `/sleepy:\n  command: ${node('sleep-stdin.mjs', String(messages * (size + 1)))}\n  killGrace: 100ms\n`)
-  const c = connect(`${s.url}/sleepy`)
-  await c.received(1)
-  const session = only(t, s.app.wsexec.sessions)
-  const paused = once(session, 'input-paused', { signal: AbortSignal.timeout(10_000) })
-  const payload = 'x'.repeat(size)
-  for (let i = 0; i < messages; i++) c.ws.send(payload)
-  await paused
-  const held = session.bufferedBytes().toProgram
-  t.ok(held <= INPUT_HIGH_WATER_BYTES + 2 * size + SLACK_BYTES, `the server holds ${held} bytes for the program`)
-  t.ok(c.ws.bufferedAmount > 10 * size, `the client is held back with ${c.ws.bufferedAmount} bytes unsent`)
-  process.kill(session.pid as number, 'SIGUSR1')
-  t.same(await c.received(2), ['ready', String(messages * (size + 1))], 'the program got every byte')
-  c.ws.close()
-  await session.done
+for (const [messages, size] of [[100, 64 * 1024], [4000, 1024]] as const) {
+  t.test(`a program that stops reading stops the client: bounded memory, nothing lost (${messages} messages of ${size} bytes)`, async (t) => {
+    const s = await startServer(t, `/sleepy:\n  command: ${node('sleep-stdin.mjs', String(messages * (size + 1)))}\n  killGrace: 100ms\n`)
+    const c = connect(`${s.url}/sleepy`)
+    await c.received(1)
+    const session = only(t, s.app.wsexec.sessions)
+    const paused = once(session, 'input-paused', { signal: AbortSignal.timeout(10_000) })
+    const payload = 'x'.repeat(size)
+    for (let i = 0; i < messages; i++) c.ws.send(payload)
+    await paused
+    const held = session.bufferedBytes().toProgram
+    t.ok(held <= INPUT_HIGH_WATER_BYTES + 2 * size + SLACK_BYTES, `the server holds ${held} bytes for the program`)
+    t.ok(c.ws.bufferedAmount > 10 * size, `the client is held back with ${c.ws.bufferedAmount} bytes unsent`)
+    process.kill(session.pid as number, 'SIGUSR1')
+    t.same(await c.received(2), ['ready', String(messages * (size + 1))], 'the program got every byte')
+    c.ws.close()
+    await session.done
+  })
+}
+
+t.test('many small messages in few socket reads, with a ping among them: every line reaches the program', async (t) => {
+  const s = await startServer(t, `/count:\n  command: ${node('count.mjs')}\n`)
+  const c = await rawUpgrade(s.port, '/count')
+  const lines = Array.from({ length: 20_000 }, (_, i) => frame(0x1, Buffer.from(`line ${i}`)))
+  lines.splice(10_000, 0, frame(0x9, Buffer.from('alive?')))
+  lines.push(frame(0x1, Buffer.from('END')))
+  // One write: the server reads it in chunks that cut frames anywhere.
+  c.socket.write(Buffer.concat(lines))
+  while (closeCodeOf(c.received()) === undefined) await once(c.socket, 'data', { signal: AbortSignal.timeout(DEADLINE_MS) })
+  c.socket.destroy()
+  const received = c.received()
+  t.ok(received.includes(Buffer.from([0x8a, 6, ...Buffer.from('alive?')])), 'the ping is answered')
+  const frames = received.subarray(received.indexOf('\r\n\r\n') + 4)
+  t.same(decodeFrames(frames).map((m) => m.data.toString()), ['20000'], 'the program counted every line')
+  t.equal(closeCodeOf(received), 1000, 'the program exited 0')
 })
 
 t.test('input that arrives in the tick the session is shut down is dropped', async (t) => {

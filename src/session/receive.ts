@@ -1,0 +1,143 @@
+import { isUtf8 } from 'node:buffer'
+import type { WebSocket } from 'ws'
+
+/**
+ * The parts of ws 8's `Receiver` (a Writable fed by the socket's `data` listener) that the fast
+ * path reads. They are private to ws, so {@link receiveFast} checks their shape first and leaves
+ * the connection to ws alone when they differ.
+ */
+interface WsReceiver {
+  write: (chunk: Buffer, ...rest: unknown[]) => boolean
+  emit: (event: 'message', data: Buffer, isBinary: boolean) => boolean
+  readonly writable: boolean
+  readonly writableLength: number
+  _state: number
+  _bufferedBytes: number
+  _fragmented: number
+  _maxPayload: number
+  _skipUTF8Validation: boolean
+  _allowSynchronousEvents: boolean
+  _binaryType: string
+}
+
+/** ws's receiver state between frames. */
+const GET_INFO = 0
+
+function isWsReceiver (value: unknown): value is WsReceiver {
+  const r = value as Partial<WsReceiver> | undefined
+  return typeof r?.write === 'function' && typeof r.emit === 'function' &&
+    typeof r._state === 'number' && typeof r._bufferedBytes === 'number' &&
+    typeof r._fragmented === 'number' &&
+    typeof r._maxPayload === 'number' &&
+    typeof r._skipUTF8Validation === 'boolean' &&
+    r._allowSynchronousEvents === true && r._binaryType === 'nodebuffer'
+}
+
+/**
+ * Reads the plain frames of a session's socket without ws's per-frame work: a client sending
+ * many small messages (lines of input) would otherwise spend most of the server's time in ws's
+ * Receiver, which makes several Buffer views per frame.
+ *
+ * A plain frame is a whole, final, masked text or binary frame with a 7- or 16-bit length
+ * within ws's size limit: it is unmasked in place and emitted as ws itself emits it, a Buffer
+ * view of the socket's chunk. An incomplete plain frame at the end of a chunk (at most 64 KiB,
+ * and no more than the size limit) is kept and completed by the next chunk. Every other frame
+ * (control, fragment, RSV bits, unmasked, too big, 64-bit length, invalid UTF-8) goes to ws's
+ * receiver as it is, which keeps every protocol check, error and close code; while ws holds
+ * part of a frame or message, or has ended, it gets everything that follows.
+ *
+ * Returns false, leaving the connection to ws, when ws's receiver is not the one this was
+ * written for (another ws version, or options that change how it emits messages).
+ */
+export function receiveFast (ws: WebSocket): boolean {
+  const receiver = (ws as unknown as { _receiver?: unknown })._receiver
+  if (!isWsReceiver(receiver)) return false
+  const write = receiver.write.bind(receiver)
+  let tail: Buffer | undefined
+  receiver.write = (data: Buffer): boolean => {
+    const chunk = tail === undefined ? data : Buffer.concat([tail, data])
+    tail = undefined
+    const size = chunk.length
+    let at = 0
+    while (at < size) {
+      if (!receiver.writable || holding(receiver)) return write(at === 0 ? chunk : chunk.subarray(at))
+      const end = frameEnd(chunk, at)
+      const plain = isPlain(receiver, chunk, at)
+      if (end === 0 || end > size) {
+        if (!plain) return write(chunk.subarray(at))
+        // At most a 16-bit length's frame within the size limit.
+        tail = Buffer.from(chunk.subarray(at))
+        return true
+      }
+      if (plain && emitFrame(receiver, chunk, at, end)) {
+        at = end
+        continue
+      }
+      const written = write(chunk.subarray(at, end))
+      at = end
+      // After a close frame or an error, ws ignores the rest of what it was given, and so does this.
+      if (!receiver.writable) return written
+    }
+    return true
+  }
+  return true
+}
+
+/** True while ws's receiver holds part of a frame or of a fragmented message. */
+function holding (r: WsReceiver): boolean {
+  return r._state !== GET_INFO || r._bufferedBytes !== 0 || r._fragmented !== 0 || r.writableLength !== 0
+}
+
+/**
+ * Where the frame starting at `at` ends (it may be past the chunk), or 0 when its header is not
+ * all there yet.
+ */
+function frameEnd (chunk: Buffer, at: number): number {
+  const available = chunk.length - at
+  if (available < 2) return 0
+  const b1 = chunk[at + 1] as number
+  const lengthBits = b1 & 0x7f
+  const mask = b1 >= 0x80 ? 4 : 0
+  if (lengthBits < 126) return available < 2 + mask ? 0 : at + 2 + mask + lengthBits
+  if (lengthBits === 126) return available < 4 + mask ? 0 : at + 4 + mask + chunk.readUInt16BE(at + 2)
+  // 64-bit length: ws reads, checks and refuses these itself.
+  return available < 10 + mask ? 0 : at + 10 + mask + chunk.readUInt32BE(at + 2) * 2 ** 32 + chunk.readUInt32BE(at + 6)
+}
+
+/** True when what is there of the frame at `at` is a plain frame's start (see {@link receiveFast}). */
+function isPlain (r: WsReceiver, chunk: Buffer, at: number): boolean {
+  const b0 = chunk[at] as number
+  // FIN set, RSV clear, opcode text or binary.
+  if (b0 !== 0x81 && b0 !== 0x82) return false
+  if (chunk.length - at < 2) return true
+  const b1 = chunk[at + 1] as number
+  // MASK set, a 7- or 16-bit length, within ws's limit (0: none).
+  if (b1 < 0x80 || b1 === 0xff) return false
+  const max = r._maxPayload
+  if (max === 0) return true
+  if (b1 !== 0xfe) return b1 - 0x80 <= max
+  return chunk.length - at < 4 || chunk.readUInt16BE(at + 2) <= max
+}
+
+/**
+ * Unmasks and emits the plain frame from `at` to `end`. Returns false, with the frame masked
+ * again, when it is text that is not valid UTF-8: ws reads it and refuses it with its own 1007.
+ */
+function emitFrame (r: WsReceiver, chunk: Buffer, at: number, end: number): boolean {
+  const start = (chunk[at + 1] as number) === 0xfe ? at + 8 : at + 6
+  unmask(chunk, start, end)
+  const data = chunk.subarray(start, end)
+  const isBinary = chunk[at] === 0x82
+  if (!isBinary && !r._skipUTF8Validation && !isUtf8(data)) {
+    unmask(chunk, start, end)
+    return false
+  }
+  r.emit('message', data, isBinary)
+  return true
+}
+
+/** XORs a payload with the 4-byte key just before it; applied twice it restores the bytes. */
+function unmask (chunk: Buffer, start: number, end: number): void {
+  const key = start - 4
+  for (let i = start; i < end; i++) chunk[i] = (chunk[i] as number) ^ (chunk[key + ((i - start) & 3)] as number)
+}

@@ -1,0 +1,214 @@
+import { EventEmitter, once } from 'node:events'
+import type { IncomingMessage } from 'node:http'
+import { Duplex } from 'node:stream'
+import t, { type Test } from 'tap'
+import { WebSocketServer, type ServerOptions, type WebSocket } from 'ws'
+import { receiveFast } from '../../src/session/receive.js'
+import { DEADLINE_MS } from '../helpers/client.js'
+import { closeCodeOf, frame } from '../helpers/raw.js'
+
+/**
+ * A socket whose incoming chunks are exactly the ones pushed, one `data` event each. Emits
+ * `close-frame` when the server has sent one.
+ */
+class Wire extends Duplex {
+  readonly sent: Buffer[] = []
+  override _read (): void {}
+  override _write (chunk: Buffer, _encoding: string, done: () => void): void {
+    this.sent.push(chunk)
+    if (closeCodeOf(Buffer.concat(this.sent)) !== undefined) this.emit('close-frame')
+    done()
+  }
+}
+
+/** The client's close frame, 1000, that ends every stream fed to the server. */
+const CLIENT_CLOSE = frame(0x8, Buffer.from([0x03, 0xe8]))
+
+/** What a server-side ws connection did with a byte stream: its events, and the frames it sent back. */
+interface Outcome {
+  events: string[]
+  replies: string
+  closeCode: number | undefined
+}
+
+/**
+ * Upgrades a ws server connection on a {@link Wire}, optionally reads it with {@link receiveFast},
+ * feeds it `chunks` (copies: both ws and the fast path unmask in place) and a close frame, ends
+ * the connection once the server has sent its close frame, and records.
+ */
+async function feed (chunks: readonly Buffer[], fast: boolean, options: ServerOptions = {}): Promise<Outcome> {
+  const wss = new WebSocketServer({ noServer: true, perMessageDeflate: false, maxPayload: 1024, ...options })
+  const wire = new Wire()
+  const request = {
+    method: 'GET',
+    url: '/',
+    headers: { upgrade: 'websocket', connection: 'Upgrade', 'sec-websocket-key': 'dGhlIHNhbXBsZSBub25jZQ==', 'sec-websocket-version': '13' }
+  } as unknown as IncomingMessage
+  const ws = await new Promise<WebSocket>((resolve) => wss.handleUpgrade(request, wire, Buffer.alloc(0), resolve))
+  if (fast && !receiveFast(ws)) throw new Error('ws does not have the receiver the fast path reads')
+  const events: string[] = []
+  ws.on('message', (data: Buffer, isBinary: boolean) => events.push(`${isBinary ? 'binary' : 'text'} ${data.toString('hex')}`))
+  ws.on('ping', (data) => events.push(`ping ${data.toString('hex')}`))
+  ws.on('pong', (data) => events.push(`pong ${data.toString('hex')}`))
+  ws.on('error', (err: NodeJS.ErrnoException) => events.push(`error ${err.code ?? ''}`))
+  // once() on ws itself would reject at ws's 'error', which comes before its 'close'.
+  const ended = new EventEmitter()
+  ws.on('close', (code: number) => ended.emit('close', code))
+  const closed = once(ended, 'close', { signal: AbortSignal.timeout(DEADLINE_MS) })
+  const replied = once(wire, 'close-frame', { signal: AbortSignal.timeout(DEADLINE_MS) })
+  for (const chunk of chunks) wire.push(Buffer.from(chunk))
+  wire.push(Buffer.from(CLIENT_CLOSE))
+  await replied
+  wire.push(null)
+  const [code] = await closed as [number]
+  events.push(`close ${code}`)
+  const out = Buffer.concat(wire.sent)
+  return { events, replies: out.subarray(out.indexOf('\r\n\r\n') + 4).toString('hex'), closeCode: closeCodeOf(out) }
+}
+
+const text = (payload: string | Buffer): Buffer => frame(0x1, Buffer.from(payload))
+const binary = (payload: Buffer): Buffer => frame(0x2, payload)
+
+/** A masked frame whose length is written in the 64-bit form, whatever its size. */
+function long (opcode: number, payload: Buffer): Buffer {
+  const head = Buffer.alloc(10)
+  head[0] = 0x80 | opcode
+  head[1] = 0x80 | 127
+  head.writeBigUInt64BE(BigInt(payload.length), 2)
+  const key = Buffer.from([0x12, 0x34, 0x56, 0x78])
+  return Buffer.concat([head, key, Buffer.from(payload.map((b, i) => b ^ (key[i % 4] as number)))])
+}
+
+/** `bytes` cut every `size` bytes. */
+function every (bytes: Buffer, size: number): Buffer[] {
+  const chunks: Buffer[] = []
+  for (let at = 0; at < bytes.length; at += size) chunks.push(bytes.subarray(at, at + size))
+  return chunks
+}
+
+/** `bytes` cut at pseudo-random places (a fixed seed, so a failure repeats). */
+function scattered (bytes: Buffer, seed: number): Buffer[] {
+  const chunks: Buffer[] = []
+  let state = seed
+  for (let at = 0; at < bytes.length;) {
+    state = (state * 1103515245 + 12345) % 2 ** 31
+    const size = 1 + (state % 97)
+    chunks.push(bytes.subarray(at, at + size))
+    at += size
+  }
+  return chunks
+}
+
+/**
+ * Feeds `bytes` to ws alone and to ws with the fast path, whole and cut in many ways (which is
+ * what TCP may do): with the same cuts, both must see the same events and send the same frames back. Returns what
+ * ws alone did with the whole stream, for the test's own expectations.
+ */
+async function sameAsWs (t: Test, bytes: Buffer, options: ServerOptions = {}): Promise<Outcome> {
+  const cuts: Record<string, Buffer[]> = {
+    whole: [bytes],
+    'cut every 3 bytes': every(bytes, 3),
+    'cut every 1000 bytes': every(bytes, 1000),
+    'cut at random 1': scattered(bytes, 1),
+    'cut at random 2': scattered(bytes, 2)
+  }
+  if (bytes.length < 4096) cuts['cut every byte'] = every(bytes, 1)
+  for (const [name, chunks] of Object.entries(cuts)) {
+    t.same(await feed(chunks, true, options), await feed(chunks, false, options), name)
+  }
+  return await feed([bytes], false, options)
+}
+
+t.test('plain frames: text and binary, empty, 7- and 16-bit lengths, multi-byte UTF-8', async (t) => {
+  const long16 = Buffer.alloc(1000, 7)
+  const bytes = Buffer.concat([
+    text('hello'), binary(Buffer.from([0, 1, 2])), text(''), binary(Buffer.alloc(0)),
+    text('x'.repeat(125)), text('y'.repeat(126)), binary(long16), text('é€😀')
+  ])
+  const ws = await sameAsWs(t, bytes)
+  t.same(ws.events, [
+    `text ${Buffer.from('hello').toString('hex')}`, 'binary 000102', 'text ', 'binary ',
+    `text ${Buffer.from('x'.repeat(125)).toString('hex')}`, `text ${Buffer.from('y'.repeat(126)).toString('hex')}`,
+    `binary ${long16.toString('hex')}`, `text ${Buffer.from('é€😀').toString('hex')}`, 'close 1000'
+  ], 'every message, in order, then the client\'s close')
+})
+
+t.test('control frames between messages; nothing is read after a close frame', async (t) => {
+  const bytes = Buffer.concat([
+    text('a'), frame(0x9, Buffer.from('p1')), text('b'), frame(0xa, Buffer.from('q')),
+    frame(0x8, Buffer.concat([Buffer.from([0x03, 0xe8]), Buffer.from('bye')])), text('after')
+  ])
+  const ws = await sameAsWs(t, bytes)
+  t.same(ws.events, ['text 61', 'ping 7031', 'text 62', 'pong 71', 'close 1000'])
+  t.match(ws.replies, /^8a027031/, 'the ping is answered')
+  t.equal(ws.closeCode, 1000, 'the close is answered')
+})
+
+t.test('a fragmented message, with a ping inside, then plain frames again', async (t) => {
+  const bytes = Buffer.concat([
+    text('first'), frame(0x1, Buffer.from('he'), { fin: false }), frame(0x9, Buffer.alloc(0)),
+    frame(0x0, Buffer.from('ll'), { fin: false }), frame(0x0, Buffer.from('o')), text('next')
+  ])
+  const ws = await sameAsWs(t, bytes)
+  t.same(ws.events.map((e) => e.split(' ')[0] === 'text' ? Buffer.from(e.slice(5), 'hex').toString() : e), ['first', 'ping ', 'hello', 'next', 'close 1000'])
+})
+
+t.test('a frame with a 64-bit length goes to ws, and plain frames after it do not', async (t) => {
+  const bytes = Buffer.concat([text('before'), long(0x2, Buffer.alloc(300, 1)), text('after'), binary(Buffer.from([9]))])
+  const ws = await sameAsWs(t, bytes)
+  t.equal(ws.events.length, 5)
+  t.equal(ws.events[1], `binary ${Buffer.alloc(300, 1).toString('hex')}`)
+  const big = Buffer.concat([binary(Buffer.alloc(65535, 2)), long(0x2, Buffer.alloc(70_000, 3)), text('end')])
+  const unlimited = await sameAsWs(t, big, { maxPayload: 0 })
+  t.same(unlimited.events.map((e) => e.length), [7 + 2 * 65535, 7 + 2 * 70_000, 11, 10], 'largest 16-bit frame, a 64-bit one, then a small one')
+})
+
+t.test('invalid UTF-8 in a plain frame: 1007 from ws, after the messages before it', async (t) => {
+  const ws = await sameAsWs(t, Buffer.concat([text('ok'), text(Buffer.from([0xff, 0xfe])), text('never')]))
+  t.same(ws.events, ['text 6f6b', 'error WS_ERR_INVALID_UTF8', 'close 1006'])
+  t.equal(ws.closeCode, 1007)
+})
+
+t.test('messages over the size limit: 1009 from ws', async (t) => {
+  const short = await sameAsWs(t, Buffer.concat([text('ok'), text('z'.repeat(101)), text('never')]), { maxPayload: 100 })
+  t.same(short.events, ['text 6f6b', 'error WS_ERR_UNSUPPORTED_MESSAGE_LENGTH', 'close 1006'])
+  t.equal(short.closeCode, 1009)
+  const medium = await sameAsWs(t, Buffer.concat([text('z'.repeat(200)), text('z'.repeat(300))]), { maxPayload: 200 })
+  t.equal(medium.events[1], 'error WS_ERR_UNSUPPORTED_MESSAGE_LENGTH')
+  t.equal(medium.closeCode, 1009)
+  const huge = Buffer.alloc(14)
+  huge[0] = 0x82
+  huge[1] = 0xff
+  huge.writeBigUInt64BE(2n ** 60n, 2)
+  const declared = await sameAsWs(t, Buffer.concat([text('ok'), huge]), { maxPayload: 0 })
+  t.same(declared.events, ['text 6f6b', 'error WS_ERR_UNSUPPORTED_DATA_PAYLOAD_LENGTH', 'close 1006'])
+})
+
+t.test('protocol errors: 1002 from ws, after the messages before them', async (t) => {
+  const cases: Array<[string, Buffer, string]> = [
+    ['an unmasked frame', frame(0x1, Buffer.from('no'), { mask: false }), 'WS_ERR_EXPECTED_MASK'],
+    ['RSV1 without compression', frame(0x1, Buffer.from('r'), { rsv: 4 }), 'WS_ERR_UNEXPECTED_RSV_1'],
+    ['an unknown opcode', frame(0x3, Buffer.from('?')), 'WS_ERR_INVALID_OPCODE'],
+    ['a continuation with nothing to continue', frame(0x0, Buffer.from('c')), 'WS_ERR_INVALID_OPCODE'],
+    ['a close frame of one byte', frame(0x8, Buffer.from([3])), 'WS_ERR_INVALID_CONTROL_PAYLOAD_LENGTH']
+  ]
+  for (const [name, bad, code] of cases) {
+    const ws = await sameAsWs(t, Buffer.concat([text('ok'), bad, text('never')]))
+    t.same(ws.events, ['text 6f6b', `error ${code}`, 'close 1006'], name)
+    t.equal(ws.closeCode, 1002, name)
+  }
+})
+
+t.test('a receiver that is not the one the fast path reads is left to ws', async (t) => {
+  t.equal(receiveFast({} as WebSocket), false, 'no receiver')
+  const wss = new WebSocketServer({ noServer: true, allowSynchronousEvents: false })
+  const request = {
+    method: 'GET',
+    url: '/',
+    headers: { upgrade: 'websocket', connection: 'Upgrade', 'sec-websocket-key': 'dGhlIHNhbXBsZSBub25jZQ==', 'sec-websocket-version': '13' }
+  } as unknown as IncomingMessage
+  const wire = new Wire()
+  const ws = await new Promise<WebSocket>((resolve) => wss.handleUpgrade(request, wire, Buffer.alloc(0), resolve))
+  t.equal(receiveFast(ws), false, 'ws delivering one message per tick')
+  ws.terminate()
+})
