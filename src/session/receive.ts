@@ -11,26 +11,38 @@ interface WsReceiver {
   emit: (event: 'message', data: Buffer, isBinary: boolean) => boolean
   readonly writable: boolean
   readonly writableLength: number
+  listenerCount: (event: 'message') => number
   _state: number
   _bufferedBytes: number
   _fragmented: number
   _maxPayload: number
+  _maxBufferedChunks: number
   _skipUTF8Validation: boolean
   _allowSynchronousEvents: boolean
+  _isServer: boolean
   _binaryType: string
 }
 
 /** ws's receiver state between frames. */
 const GET_INFO = 0
+/** The most pieces a kept frame can have arrived in (one byte each); ws's limit must be above it. */
+const MAX_KEPT_PIECES = 8 + 0xffff
+/** What an empty message is, as in ws: not a view that keeps a socket chunk alive. */
+const EMPTY = Buffer.alloc(0)
 
+/**
+ * True for the receiver this was written for: a server's, emitting every message at once as a
+ * Buffer to its WebSocket, without a limit on buffered pieces that a kept frame could reach.
+ */
 function isWsReceiver (value: unknown): value is WsReceiver {
   const r = value as Partial<WsReceiver> | undefined
   return typeof r?.write === 'function' && typeof r.emit === 'function' &&
+    typeof r.listenerCount === 'function' && r.listenerCount('message') > 0 &&
     typeof r._state === 'number' && typeof r._bufferedBytes === 'number' &&
-    typeof r._fragmented === 'number' &&
-    typeof r._maxPayload === 'number' &&
-    typeof r._skipUTF8Validation === 'boolean' &&
-    r._allowSynchronousEvents === true && r._binaryType === 'nodebuffer'
+    typeof r._fragmented === 'number' && typeof r._maxPayload === 'number' &&
+    typeof r._skipUTF8Validation === 'boolean' && typeof r._binaryType === 'string' &&
+    r._allowSynchronousEvents === true && r._isServer === true &&
+    (r._maxBufferedChunks === 0 || (r._maxBufferedChunks as number) > MAX_KEPT_PIECES)
 }
 
 /**
@@ -46,8 +58,9 @@ function isWsReceiver (value: unknown): value is WsReceiver {
  * receiver as it is, which keeps every protocol check, error and close code; while ws holds
  * part of a frame or message, or has ended, it gets everything that follows.
  *
- * Returns false, leaving the connection to ws, when ws's receiver is not the one this was
- * written for (another ws version, or options that change how it emits messages).
+ * This reads private fields of ws's receiver (ws is pinned to 8.23.x for it); the tests in
+ * test/session/receive.test.ts feed ws with and without this path the same byte streams. Returns
+ * false, leaving the connection to ws, when the receiver is not the one this was written for.
  */
 export function receiveFast (ws: WebSocket): boolean {
   const receiver = (ws as unknown as { _receiver?: unknown })._receiver
@@ -59,24 +72,32 @@ export function receiveFast (ws: WebSocket): boolean {
     tail = undefined
     const size = chunk.length
     let at = 0
-    while (at < size) {
-      if (!receiver.writable || holding(receiver)) return write(at === 0 ? chunk : chunk.subarray(at))
-      const end = frameEnd(chunk, at)
-      const plain = isPlain(receiver, chunk, at)
-      if (end === 0 || end > size) {
-        if (!plain) return write(chunk.subarray(at))
-        // At most a 16-bit length's frame within the size limit.
-        tail = Buffer.from(chunk.subarray(at))
-        return true
-      }
-      if (plain && emitFrame(receiver, chunk, at, end)) {
+    try {
+      while (at < size) {
+        if (!receiver.writable || holding(receiver)) return write(at === 0 ? chunk : chunk.subarray(at))
+        const end = frameEnd(chunk, at)
+        const plain = isPlain(receiver, chunk, at)
+        if (end === 0 || end > size) {
+          if (!plain) return write(chunk.subarray(at))
+          // At most a 16-bit length's frame within the size limit.
+          tail = Buffer.from(chunk.subarray(at))
+          return true
+        }
+        const start = at
         at = end
-        continue
+        const data = plain ? payload(receiver, chunk, start, end) : undefined
+        if (data !== undefined) {
+          receiver.emit('message', data, chunk[start] === 0x82)
+          continue
+        }
+        const written = write(chunk.subarray(start, end))
+        // After a close frame or an error, ws ignores the rest of what it was given, and so does this.
+        if (!receiver.writable) return written
       }
-      const written = write(chunk.subarray(at, end))
-      at = end
-      // After a close frame or an error, ws ignores the rest of what it was given, and so does this.
-      if (!receiver.writable) return written
+    } catch (err) {
+      // A listener threw: what follows the frame it was given is kept, so reading stays in step.
+      if (at < size) tail = Buffer.from(chunk.subarray(at))
+      throw err
     }
     return true
   }
@@ -107,8 +128,8 @@ function frameEnd (chunk: Buffer, at: number): number {
 /** True when what is there of the frame at `at` is a plain frame's start (see {@link receiveFast}). */
 function isPlain (r: WsReceiver, chunk: Buffer, at: number): boolean {
   const b0 = chunk[at] as number
-  // FIN set, RSV clear, opcode text or binary.
-  if (b0 !== 0x81 && b0 !== 0x82) return false
+  // FIN set, RSV clear, opcode text or binary (binary only while ws emits Buffers).
+  if (b0 !== 0x81 && (b0 !== 0x82 || r._binaryType !== 'nodebuffer')) return false
   if (chunk.length - at < 2) return true
   const b1 = chunk[at + 1] as number
   // MASK set, a 7- or 16-bit length, within ws's limit (0: none).
@@ -120,20 +141,19 @@ function isPlain (r: WsReceiver, chunk: Buffer, at: number): boolean {
 }
 
 /**
- * Unmasks and emits the plain frame from `at` to `end`. Returns false, with the frame masked
+ * The unmasked payload of the plain frame from `at` to `end`, or undefined, with the frame masked
  * again, when it is text that is not valid UTF-8: ws reads it and refuses it with its own 1007.
  */
-function emitFrame (r: WsReceiver, chunk: Buffer, at: number, end: number): boolean {
+function payload (r: WsReceiver, chunk: Buffer, at: number, end: number): Buffer | undefined {
   const start = (chunk[at + 1] as number) === 0xfe ? at + 8 : at + 6
+  if (start === end) return EMPTY
   unmask(chunk, start, end)
   const data = chunk.subarray(start, end)
-  const isBinary = chunk[at] === 0x82
-  if (!isBinary && !r._skipUTF8Validation && !isUtf8(data)) {
+  if (chunk[at] === 0x81 && !r._skipUTF8Validation && !isUtf8(data)) {
     unmask(chunk, start, end)
-    return false
+    return undefined
   }
-  r.emit('message', data, isBinary)
-  return true
+  return data
 }
 
 /** XORs a payload with the 4-byte key just before it; applied twice it restores the bytes. */

@@ -31,12 +31,8 @@ interface Outcome {
   closeCode: number | undefined
 }
 
-/**
- * Upgrades a ws server connection on a {@link Wire}, optionally reads it with {@link receiveFast},
- * feeds it `chunks` (copies: both ws and the fast path unmask in place) and a close frame, ends
- * the connection once the server has sent its close frame, and records.
- */
-async function feed (chunks: readonly Buffer[], fast: boolean, options: ServerOptions = {}): Promise<Outcome> {
+/** A ws server connection upgraded on a {@link Wire}. */
+async function upgrade (options: ServerOptions = {}): Promise<{ ws: WebSocket, wire: Wire }> {
   const wss = new WebSocketServer({ noServer: true, perMessageDeflate: false, maxPayload: 1024, ...options })
   const wire = new Wire()
   const request = {
@@ -45,9 +41,27 @@ async function feed (chunks: readonly Buffer[], fast: boolean, options: ServerOp
     headers: { upgrade: 'websocket', connection: 'Upgrade', 'sec-websocket-key': 'dGhlIHNhbXBsZSBub25jZQ==', 'sec-websocket-version': '13' }
   } as unknown as IncomingMessage
   const ws = await new Promise<WebSocket>((resolve) => wss.handleUpgrade(request, wire, Buffer.alloc(0), resolve))
+  return { ws, wire }
+}
+
+/** How a message is recorded: its kind, the type ws gave it when not a Buffer, and its bytes. */
+function describeMessage (data: Buffer | ArrayBuffer, isBinary: boolean): string {
+  const kind = isBinary ? 'binary' : 'text'
+  return Buffer.isBuffer(data) ? `${kind} ${data.toString('hex')}` : `${kind} (${data.constructor.name}) ${Buffer.from(data).toString('hex')}`
+}
+
+/**
+ * Upgrades a ws server connection, optionally reads it with {@link receiveFast}, sets
+ * `binaryType` if given (after, as an application could), feeds it `chunks` (copies: both ws and
+ * the fast path unmask in place) and a close frame, ends the connection once the server has sent
+ * its close frame, and records.
+ */
+async function feed (chunks: readonly Buffer[], fast: boolean, options: ServerOptions = {}, binaryType?: 'arraybuffer'): Promise<Outcome> {
+  const { ws, wire } = await upgrade(options)
   if (fast && !receiveFast(ws)) throw new Error('ws does not have the receiver the fast path reads')
+  if (binaryType !== undefined) ws.binaryType = binaryType
   const events: string[] = []
-  ws.on('message', (data: Buffer, isBinary: boolean) => events.push(`${isBinary ? 'binary' : 'text'} ${data.toString('hex')}`))
+  ws.on('message', (data: Buffer | ArrayBuffer, isBinary: boolean) => events.push(describeMessage(data, isBinary)))
   ws.on('ping', (data) => events.push(`ping ${data.toString('hex')}`))
   ws.on('pong', (data) => events.push(`pong ${data.toString('hex')}`))
   ws.on('error', (err: NodeJS.ErrnoException) => events.push(`error ${err.code ?? ''}`))
@@ -104,7 +118,7 @@ function scattered (bytes: Buffer, seed: number): Buffer[] {
  * what TCP may do): with the same cuts, both must see the same events and send the same frames back. Returns what
  * ws alone did with the whole stream, for the test's own expectations.
  */
-async function sameAsWs (t: Test, bytes: Buffer, options: ServerOptions = {}): Promise<Outcome> {
+async function sameAsWs (t: Test, bytes: Buffer, options: ServerOptions = {}, binaryType?: 'arraybuffer'): Promise<Outcome> {
   const cuts: Record<string, Buffer[]> = {
     whole: [bytes],
     'cut every 3 bytes': every(bytes, 3),
@@ -114,9 +128,9 @@ async function sameAsWs (t: Test, bytes: Buffer, options: ServerOptions = {}): P
   }
   if (bytes.length < 4096) cuts['cut every byte'] = every(bytes, 1)
   for (const [name, chunks] of Object.entries(cuts)) {
-    t.same(await feed(chunks, true, options), await feed(chunks, false, options), name)
+    t.same(await feed(chunks, true, options, binaryType), await feed(chunks, false, options, binaryType), name)
   }
-  return await feed([bytes], false, options)
+  return await feed([bytes], false, options, binaryType)
 }
 
 t.test('plain frames: text and binary, empty, 7- and 16-bit lengths, multi-byte UTF-8', async (t) => {
@@ -199,16 +213,46 @@ t.test('protocol errors: 1002 from ws, after the messages before them', async (t
   }
 })
 
+t.test('binary messages follow binaryType, even when it changes after the fast path is installed', async (t) => {
+  const ws = await sameAsWs(t, Buffer.concat([binary(Buffer.from([1, 2])), text('t')]), {}, 'arraybuffer')
+  t.same(ws.events, ['binary (ArrayBuffer) 0102', 'text 74', 'close 1000'])
+})
+
+t.test('a listener that throws: reading goes on from the next frame', async (t) => {
+  const { ws } = await upgrade()
+  t.equal(receiveFast(ws), true)
+  const got: string[] = []
+  ws.on('message', (data: Buffer) => {
+    got.push(data.toString())
+    if (data.toString() === 'two') throw new Error('listener failed')
+  })
+  const stream = Buffer.concat([text('one'), text('two'), text('three'), text('four')])
+  const cut = stream.length - 3
+  // What the socket's data listener does, so the error reaches this test instead of the process.
+  const receiver = (ws as unknown as { _receiver: { write: (chunk: Buffer) => boolean } })._receiver
+  t.throws(() => receiver.write(stream.subarray(0, cut)), /listener failed/, 'the error reaches the caller, as with ws')
+  t.equal(receiver.write(stream.subarray(cut)), true)
+  t.same(got, ['one', 'two', 'three', 'four'], 'the frames after the failed one are read whole')
+  ws.terminate()
+})
+
 t.test('a receiver that is not the one the fast path reads is left to ws', async (t) => {
   t.equal(receiveFast({} as WebSocket), false, 'no receiver')
-  const wss = new WebSocketServer({ noServer: true, allowSynchronousEvents: false })
-  const request = {
-    method: 'GET',
-    url: '/',
-    headers: { upgrade: 'websocket', connection: 'Upgrade', 'sec-websocket-key': 'dGhlIHNhbXBsZSBub25jZQ==', 'sec-websocket-version': '13' }
-  } as unknown as IncomingMessage
-  const wire = new Wire()
-  const ws = await new Promise<WebSocket>((resolve) => wss.handleUpgrade(request, wire, Buffer.alloc(0), resolve))
-  t.equal(receiveFast(ws), false, 'ws delivering one message per tick')
-  ws.terminate()
+  const unsynchronous = await upgrade({ allowSynchronousEvents: false })
+  t.equal(receiveFast(unsynchronous.ws), false, 'ws delivering one message per tick')
+  unsynchronous.ws.terminate()
+  const tight = await upgrade({ maxBufferedChunks: 4 })
+  t.equal(receiveFast(tight.ws), false, 'a limit on buffered pieces that a kept frame could reach')
+  tight.ws.terminate()
+  const unlimited = await upgrade({ maxBufferedChunks: 0 })
+  t.equal(receiveFast(unlimited.ws), true, 'no limit on buffered pieces')
+  unlimited.ws.terminate()
+  const client = await upgrade()
+  const receiver = (client.ws as unknown as { _receiver: { _isServer: boolean } })._receiver
+  receiver._isServer = false
+  t.equal(receiveFast(client.ws), false, 'a client\'s receiver, which refuses masked frames')
+  receiver._isServer = true
+  ;(client.ws as unknown as { _receiver: EventEmitter })._receiver.removeAllListeners('message')
+  t.equal(receiveFast(client.ws), false, 'a receiver whose messages nobody listens to')
+  client.ws.terminate()
 })
