@@ -83,15 +83,18 @@ async function feed (chunks: readonly Buffer[], fast: boolean, options: ServerOp
 const text = (payload: string | Buffer): Buffer => frame(0x1, Buffer.from(payload))
 const binary = (payload: Buffer): Buffer => frame(0x2, payload)
 
-/** A masked frame whose length is written in the 64-bit form, whatever its size. */
-function long (opcode: number, payload: Buffer): Buffer {
-  const head = Buffer.alloc(10)
+/** A masked frame whose length is written in the 16- or 64-bit form, whatever its size. */
+function withLength (form: 16 | 64, opcode: number, payload: Buffer): Buffer {
+  const head = Buffer.alloc(form === 16 ? 4 : 10)
   head[0] = 0x80 | opcode
-  head[1] = 0x80 | 127
-  head.writeBigUInt64BE(BigInt(payload.length), 2)
+  head[1] = 0x80 | (form === 16 ? 126 : 127)
+  if (form === 16) head.writeUInt16BE(payload.length, 2)
+  else head.writeBigUInt64BE(BigInt(payload.length), 2)
   const key = Buffer.from([0x12, 0x34, 0x56, 0x78])
   return Buffer.concat([head, key, Buffer.from(payload.map((b, i) => b ^ (key[i % 4] as number)))])
 }
+
+const long = (opcode: number, payload: Buffer): Buffer => withLength(64, opcode, payload)
 
 /** `bytes` cut every `size` bytes. */
 function every (bytes: Buffer, size: number): Buffer[] {
@@ -100,13 +103,21 @@ function every (bytes: Buffer, size: number): Buffer[] {
   return chunks
 }
 
-/** `bytes` cut at pseudo-random places (a fixed seed, so a failure repeats). */
-function scattered (bytes: Buffer, seed: number): Buffer[] {
-  const chunks: Buffer[] = []
+/** Pseudo-random integers below `n`, from a fixed seed, so a failure repeats. */
+function randomInts (seed: number): (n: number) => number {
   let state = seed
-  for (let at = 0; at < bytes.length;) {
+  return (n) => {
     state = (state * 1103515245 + 12345) % 2 ** 31
-    const size = 1 + (state % 97)
+    return state % n
+  }
+}
+
+/** `bytes` cut at pseudo-random places, pieces of 1 to `largest` bytes. */
+function scattered (bytes: Buffer, seed: number, largest = 97): Buffer[] {
+  const random = randomInts(seed)
+  const chunks: Buffer[] = []
+  for (let at = 0; at < bytes.length;) {
+    const size = 1 + random(largest)
     chunks.push(bytes.subarray(at, at + size))
     at += size
   }
@@ -216,6 +227,32 @@ t.test('protocol errors: 1002 from ws, after the messages before them', async (t
 t.test('binary messages follow binaryType, even when it changes after the fast path is installed', async (t) => {
   const ws = await sameAsWs(t, Buffer.concat([binary(Buffer.from([1, 2])), text('t')]), {}, 'arraybuffer')
   t.same(ws.events, ['binary (ArrayBuffer) 0102', 'text 74', 'close 1000'])
+})
+
+t.test('random streams of every kind of frame, cut at random: the same as ws alone', async (t) => {
+  const random = randomInts(7)
+  for (let stream = 0; stream < 150; stream++) {
+    const maxPayload = [0, 125, 126, 1000][random(4)] as number
+    const frames = Array.from({ length: 1 + random(12) }, () => {
+      const size = [0, 1, 5, 124, 125, 126, 127, 999, 1000, 1001, 300, 2000][random(12)] as number
+      const payload = Buffer.alloc(size, 0x61 + random(3))
+      switch (random(12)) {
+        case 0: return frame(0x9, Buffer.from('p'))
+        case 1: return frame(0xa, Buffer.alloc(0))
+        case 2: return frame(0x1, Buffer.from('fr'), { fin: false })
+        case 3: return frame(0x0, Buffer.from('ag'), { fin: random(2) === 0 })
+        case 4: return withLength(64, 0x2, payload)
+        case 5: return frame(0x1, Buffer.from([0xe2, 0x82]))
+        case 6: return withLength(16, 0x1, payload)
+        case 7: return frame(0x2, payload, { mask: random(10) !== 0 })
+        case 8: return random(8) === 0 ? frame(0x8, Buffer.from([0x03, 0xe8])) : binary(Buffer.from('z'))
+        default: return frame(1 + random(2), payload)
+      }
+    })
+    const chunks = scattered(Buffer.concat(frames), stream, random(2) === 0 ? 7 : 400)
+    const options = { maxPayload }
+    t.same(await feed(chunks, true, options), await feed(chunks, false, options), `stream ${stream}: ${frames.length} frames, limit ${maxPayload}`)
+  }
 })
 
 t.test('a listener that throws: reading goes on from the next frame', async (t) => {
