@@ -72,32 +72,32 @@ export function receiveFast (ws: WebSocket): boolean {
     tail = undefined
     const size = chunk.length
     let at = 0
-    try {
-      while (at < size) {
-        if (!receiver.writable || holding(receiver)) return write(at === 0 ? chunk : chunk.subarray(at))
-        const end = frameEnd(chunk, at)
-        const plain = isPlain(receiver, chunk, at)
-        if (end === 0 || end > size) {
-          if (!plain) return write(chunk.subarray(at))
-          // At most a 16-bit length's frame within the size limit.
-          tail = Buffer.from(chunk.subarray(at))
-          return true
-        }
-        const start = at
-        at = end
-        const data = plain ? payload(receiver, chunk, start, end) : undefined
-        if (data !== undefined) {
-          receiver.emit('message', data, chunk[start] === 0x82)
-          continue
-        }
+    while (at < size) {
+      if (!receiver.writable || holding(receiver)) return write(at === 0 ? chunk : chunk.subarray(at))
+      const end = frameEnd(chunk, at)
+      const plain = isPlain(receiver, chunk, at)
+      if (end === 0 || end > size) {
+        if (!plain) return write(chunk.subarray(at))
+        // At most a 16-bit length's frame within the size limit.
+        tail = Buffer.from(chunk.subarray(at))
+        return true
+      }
+      const start = at
+      at = end
+      const message = plain ? payload(receiver, chunk, start, end) : undefined
+      if (message === undefined) {
         const written = write(chunk.subarray(start, end))
         // After a close frame or an error, ws ignores the rest of what it was given, and so does this.
         if (!receiver.writable) return written
+        continue
       }
-    } catch (err) {
-      // A listener threw: what follows the frame it was given is kept, so reading stays in step.
-      if (at < size) tail = Buffer.from(chunk.subarray(at))
-      throw err
+      try {
+        receiver.emit('message', message, chunk[start] === 0x82)
+      } catch (err) {
+        // A listener threw: what follows its frame is kept, so reading stays in step.
+        if (at < size) tail = Buffer.from(chunk.subarray(at))
+        throw err
+      }
     }
     return true
   }
