@@ -1,5 +1,8 @@
 import { watch, type FSWatcher } from 'node:fs'
 import { basename, dirname, resolve } from 'node:path'
+import { isDeepStrictEqual } from 'node:util'
+import type { Config } from './config/load.js'
+import type { TlsSpec } from './config/security.js'
 
 /** How long file events are gathered before one reload (editors write in several steps), in ms. */
 export const WATCH_SETTLE_MS = 100
@@ -19,4 +22,33 @@ export function watchFile (file: string, onChange: () => void): FSWatcher {
   })
   watcher.on('close', () => clearTimeout(timer))
   return watcher
+}
+
+/** How the server speaks: plain, TLS, or TLS that requires client certificates. */
+function tlsMode (tls: TlsSpec | null): string {
+  if (tls === null) return 'off'
+  return tls.ca === undefined ? 'on' : 'client certificates'
+}
+
+/**
+ * The server-wide settings, by their key in the file, that differ between the configuration the
+ * server was built with and `next` and that only a restart applies: what the HTTP server and its
+ * endpoints were made with. `listen` is the command's business (it listens), and everything else
+ * (routes, limits, ping interval, drain timeout, TLS certificate files) a reload applies.
+ */
+export function restartKeys (built: Config, next: Config): string[] {
+  const files = (c: Config): unknown => c.static === undefined ? undefined : { dir: c.static.dir, prefix: c.static.prefix }
+  const a = built.security
+  const b = next.security
+  const settings: Array<[string, unknown, unknown]> = [
+    ['tls', tlsMode(a.tls), tlsMode(b.tls)],
+    ['trustProxy', a.trustProxy, b.trustProxy],
+    ['handshakeTimeout', a.handshakeTimeoutMs, b.handshakeTimeoutMs],
+    ['maxHeaderBytes', a.maxHeaderBytes, b.maxHeaderBytes],
+    ['health', built.health, next.health],
+    ['metrics', built.metrics, next.metrics],
+    ['console', built.console, next.console],
+    ['static', files(built), files(next)]
+  ]
+  return settings.filter(([, x, y]) => !isDeepStrictEqual(x, y)).map(([key]) => key)
 }

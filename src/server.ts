@@ -1,8 +1,10 @@
 import { randomUUID } from 'node:crypto'
 import type { IncomingMessage } from 'node:http'
+import type { Server as HttpsServer } from 'node:https'
 import type { Socket } from 'node:net'
 import { performance } from 'node:perf_hooks'
 import { setTimeout as delay } from 'node:timers/promises'
+import { isDeepStrictEqual } from 'node:util'
 import websocket from '@fastify/websocket'
 import fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify'
 import type WebSocket from 'ws'
@@ -10,6 +12,7 @@ import { registerBrowser } from './browser/plugin.js'
 import type { Config, Route } from './config/load.js'
 import { errors } from './errors.js'
 import { Metrics } from './metrics.js'
+import { restartKeys } from './reload.js'
 import { buildArgv, compileRoutes, matchRoute, type RouteMatch, type RouteTable } from './routes.js'
 import { selectProtocol } from './security/auth.js'
 import { checkRequest, type Pass } from './security/guard.js'
@@ -76,6 +79,11 @@ function compile (config: Config, env: Readonly<Record<string, string | undefine
   return { config, table: compileRoutes(config.routes), envs }
 }
 
+/** ws's limit is server-wide: the largest route's; each session checks its route's own. */
+function largestMessage (config: Config): number {
+  return Math.max(...config.routes.map((r) => r.maxMessageBytes))
+}
+
 function pathOf (request: FastifyRequest): string {
   return request.url.split('?')[0] as string
 }
@@ -93,6 +101,8 @@ export async function buildServer (options: ServerOptions): Promise<FastifyInsta
   const metrics = new Metrics()
   const { health, metrics: metricsConfig, security } = options.config
   const counter = new SessionCounter(security)
+  /** The certificate, key and CA new TLS handshakes use. */
+  let pem = security.tls?.pem ?? null
   const app = fastify({
     ...transportOptions(security),
     loggerInstance: options.logger,
@@ -137,16 +147,27 @@ export async function buildServer (options: ServerOptions): Promise<FastifyInsta
     get draining () { return draining },
     reload (config: Config) {
       routing = compile(config, env)
+      counter.setServerLimits(config.security)
+      app.websocketServer.options.maxPayload = largestMessage(config)
       app.log.info({ routes: config.routes.length, source: config.source }, 'configuration reloaded')
+      // Files read again: a renewed certificate needs no restart.
+      const tls = config.security.tls
+      if (pem !== null && tls?.pem != null && !isDeepStrictEqual(pem, tls.pem)) {
+        pem = tls.pem
+        const server = app.server as HttpsServer
+        server.setSecureContext(pem)
+        app.log.info({ cert: tls.cert }, 'TLS certificate reloaded')
+      }
+      const keys = restartKeys(options.config, config)
+      if (keys.length > 0) app.log.warn({ keys }, 'restart to apply these settings')
     }
   })
   app.decorateRequest('wsexecMatch', null)
   app.decorateRequest('wsexecPass', null)
 
   await app.register(websocket, {
-    // ws's limit is server-wide: the largest route's; each session checks its route's own.
     options: {
-      maxPayload: Math.max(...options.config.routes.map((r) => r.maxMessageBytes)),
+      maxPayload: largestMessage(options.config),
       perMessageDeflate: false,
       handleProtocols: selectProtocol
     },
@@ -260,7 +281,7 @@ export async function buildServer (options: ServerOptions): Promise<FastifyInsta
         remoteAddress
       })
       sessions.add(session)
-      watch(session, ws, { idleTimeoutMs: route.idleTimeoutMs, maxLifetimeMs: route.maxLifetimeMs, pingIntervalMs: security.pingIntervalMs })
+      watch(session, ws, { idleTimeoutMs: route.idleTimeoutMs, maxLifetimeMs: route.maxLifetimeMs, pingIntervalMs: routing.config.security.pingIntervalMs })
       session.start()
       const started = session.pid !== undefined
       if (started) metrics.started(route.path, (performance.now() - upgraded) / 1000)

@@ -158,6 +158,26 @@ t.test('reload: new sessions get the new routes, running sessions keep theirs', 
   t.ok(s.logs.some((r) => r.msg === 'configuration reloaded' && r['routes'] === 1))
 })
 
+t.test('reload: server-wide session limits and the message size limit follow; what needs a restart is logged', async (t) => {
+  const s = await startServer(t, 'maxSessions: 1\nroutes:\n  /a:\n    command: [cat]\n    maxMessageBytes: 16\n')
+  const first = connect(`${s.url}/a`)
+  await first.opened
+  t.equal(await upgradeStatus(`${s.url}/a`), 503, 'one session at most')
+  const { parseConfig } = await import('../src/config/load.js')
+  const { resolveExecutables } = await import('../src/config/executables.js')
+  const next = 'maxSessions: 2\ntrustProxy: [127.0.0.1]\nmetrics: { path: /m }\nroutes:\n  /a:\n    command: [cat]\n    maxMessageBytes: 100000\n'
+  s.app.wsexec.reload(await resolveExecutables(parseConfig(next, 'next.yaml', '/'), { PATH: process.env['PATH'] }))
+  const second = connect(`${s.url}/a`)
+  await second.opened
+  const line = 'x'.repeat(50_000)
+  second.ws.send(line)
+  t.same(await second.received(1), [line], 'a message above the old limit is accepted')
+  t.same(s.logs.find((r) => r.msg === 'restart to apply these settings')?.['keys'], ['trustProxy', 'metrics'])
+  t.equal((await fetch(`http://127.0.0.1:${s.port}/metrics`)).status, 200, 'metrics stay where they were')
+  for (const c of [first, second]) c.ws.close()
+  await Promise.all([first.closed, second.closed])
+})
+
 t.test('the metrics and health endpoints are not counted as sessions', async (t) => {
   const s = await startServer(t, '/a:\n  command: [cat]\n')
   const c = connect(`${s.url}/a`)

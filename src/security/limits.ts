@@ -23,7 +23,7 @@ function add (counts: Map<string, number>, key: string, by: number): void {
  * each route, and admits a new one only while every limit allows it.
  */
 export class SessionCounter {
-  readonly #server: SessionLimits
+  #server: SessionLimits
   #total = 0
   readonly #counts = new Map<string, number>()
 
@@ -34,6 +34,11 @@ export class SessionCounter {
   /** Sessions counted now. */
   get size (): number {
     return this.#total
+  }
+
+  /** New server-wide limits for the admissions that follow (after a reload); places already held stay. */
+  setServerLimits (limits: SessionLimits): void {
+    this.#server = limits
   }
 
   /** Holds a place for a session of `route` (its path) from `client` (an address), or says which limit refuses it. */

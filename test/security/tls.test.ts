@@ -1,19 +1,21 @@
 import { execFile } from 'node:child_process'
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
+import { copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { get } from 'node:https'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
 import t from 'tap'
 import WebSocket from 'ws'
+import { resolveExecutables } from '../../src/config/executables.js'
 import { parseConfig } from '../../src/config/load.js'
+import { loadSecurityFiles } from '../../src/security/credentials.js'
 import { transportOptions } from '../../src/security/tls.js'
 import { connect } from '../helpers/client.js'
 import { node, q, startServer } from '../helpers/server.js'
 
 const run = promisify(execFile)
 
-/** A CA, a server certificate for 127.0.0.1 and a client certificate for CN=alice, made with openssl. */
+/** A CA, a server certificate for 127.0.0.1 and a client certificate for CN=alice, made with openssl in `dir`. */
 async function certificates (dir: string): Promise<Record<'ca' | 'cert' | 'key' | 'clientCert' | 'clientKey', string>> {
   const f = (name: string): string => join(dir, name)
   const openssl = async (...args: string[]): Promise<void> => { await run('openssl', args, { cwd: dir }) }
@@ -68,4 +70,41 @@ t.test('the TLS files must be loaded before the server is built', async (t) => {
   t.same(plain, { http: { maxHeaderSize: 16384 }, requestTimeout: 0, trustProxy: ['10.0.0.0/8'] }, 'handshakeTimeout 0: Node defaults')
   const defaults = transportOptions({ ...config.security, tls: null })
   t.match(defaults, { http: { headersTimeout: 5000, connectionsCheckingInterval: 1000 }, requestTimeout: 5000, trustProxy: false }, 'by default a slow client is dropped within 6 s')
+})
+
+t.test('a reload reads the certificate files again: a renewed certificate needs no restart', async (t) => {
+  // A second CA and server certificate, for the renewal.
+  const renewedDir = join(dir, 'renewed')
+  await mkdir(renewedDir)
+  const renewed = await certificates(renewedDir)
+  const live = { cert: join(dir, 'live.pem'), key: join(dir, 'live.key') }
+  await copyFile(pem.cert, live.cert)
+  await copyFile(pem.key, live.key)
+  const yaml = `tls: { cert: ${q(live.cert)}, key: ${q(live.key)} }\nroutes:\n  /env:\n    command: ${node('env.mjs')}\n`
+  const s = await startServer(t, yaml)
+  const reload = async (text: string): Promise<void> => {
+    const env = { PATH: process.env['PATH'] }
+    s.app.wsexec.reload(await loadSecurityFiles(await resolveExecutables(parseConfig(text, 'next.yaml', '/'), env), env))
+  }
+  const oldCa = await readFile(pem.ca)
+  const newCa = await readFile(renewed.ca)
+  t.match(await envOver(`${s.url}/env`, { ca: oldCa }), { HTTPS: 'on' })
+
+  await reload(yaml)
+  t.notOk(s.logs.some((r) => r.msg === 'TLS certificate reloaded'), 'the same files: nothing to apply')
+
+  await copyFile(renewed.cert, live.cert)
+  await copyFile(renewed.key, live.key)
+  await reload(yaml)
+  t.match(s.logs.find((r) => r.msg === 'TLS certificate reloaded'), { level: 30, cert: live.cert })
+  t.notOk(s.logs.some((r) => r.msg === 'restart to apply these settings'))
+  t.match(await envOver(`${s.url}/env`, { ca: newCa }), { HTTPS: 'on' }, 'new handshakes get the renewed certificate')
+  const stale = new WebSocket(`${s.url}/env`, { ca: oldCa })
+  const err = await new Promise<Error>((resolve) => stale.once('error', resolve))
+  t.match(err.message, /certificate/, 'a client that trusts only the old CA no longer connects')
+
+  await reload(`routes:\n  /env:\n    command: ${node('env.mjs')}\n`)
+  t.match(s.logs.find((r) => r.msg === 'restart to apply these settings'), { level: 40 })
+  t.same(s.logs.find((r) => r.msg === 'restart to apply these settings')?.['keys'], ['tls'])
+  t.match(await envOver(`${s.url}/env`, { ca: newCa }), { HTTPS: 'on' }, 'turning TLS off waits for a restart')
 })
