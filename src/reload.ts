@@ -38,6 +38,12 @@ function tlsMode (tls: TlsSpec | null): string {
  */
 export function restartKeys (built: Config, next: Config): string[] {
   const files = (c: Config): unknown => c.static === undefined ? undefined : { dir: c.static.dir, prefix: c.static.prefix }
+  // What is in effect: a disabled endpoint's path, or a host without a port of its own, is not.
+  const endpoint = (c: Config): unknown => {
+    const { enabled, path, port, host } = c.metrics
+    if (!enabled) return false
+    return port === undefined ? { path } : { path, port, host }
+  }
   const a = built.security
   const b = next.security
   const settings: Array<[string, unknown, unknown]> = [
@@ -46,7 +52,7 @@ export function restartKeys (built: Config, next: Config): string[] {
     ['handshakeTimeout', a.handshakeTimeoutMs, b.handshakeTimeoutMs],
     ['maxHeaderBytes', a.maxHeaderBytes, b.maxHeaderBytes],
     ['health', built.health, next.health],
-    ['metrics', built.metrics, next.metrics],
+    ['metrics', endpoint(built), endpoint(next)],
     ['console', built.console, next.console],
     ['static', files(built), files(next)]
   ]

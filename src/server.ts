@@ -10,6 +10,7 @@ import fastify, { LogController, type FastifyBaseLogger, type FastifyError, type
 import type WebSocket from 'ws'
 import { registerBrowser } from './browser/plugin.js'
 import type { Config, Route } from './config/load.js'
+import type { TlsSpec } from './config/security.js'
 import { errors } from './errors.js'
 import { Metrics } from './metrics.js'
 import { restartKeys } from './reload.js'
@@ -150,15 +151,16 @@ export async function buildServer (options: ServerOptions): Promise<FastifyInsta
       counter.setServerLimits(config.security)
       app.websocketServer.options.maxPayload = largestMessage(config)
       app.log.info({ routes: config.routes.length, source: config.source }, 'configuration reloaded')
-      // Files read again: a renewed certificate needs no restart.
-      const tls = config.security.tls
-      if (pem !== null && tls?.pem != null && !isDeepStrictEqual(pem, tls.pem)) {
-        pem = tls.pem
+      const keys = restartKeys(options.config, config)
+      // The files are read again: a renewed certificate needs no restart. A new TLS mode does, and
+      // until then the files stay as they are (a server that asks for client certificates keeps its CA).
+      const next = config.security.tls?.pem ?? null
+      if (pem !== null && next !== null && !keys.includes('tls') && !isDeepStrictEqual(pem, next)) {
+        pem = next
         const server = app.server as HttpsServer
         server.setSecureContext(pem)
-        app.log.info({ cert: tls.cert }, 'TLS certificate reloaded')
+        app.log.info({ cert: (config.security.tls as TlsSpec).cert }, 'TLS certificate reloaded')
       }
-      const keys = restartKeys(options.config, config)
       if (keys.length > 0) app.log.warn({ keys }, 'restart to apply these settings')
     }
   })

@@ -26,3 +26,12 @@ t.test('restartKeys: TLS on or off, and client certificates on or off, need a re
   t.same(restartKeys(tls, config('tls: { cert: b.pem, key: b.key }\n')), [], 'other certificate files: a reload reads them')
   t.same(restartKeys(tls, config('tls: { cert: a.pem, key: a.key, ca: ca.pem }\n')), ['tls'], 'client certificates required from now on')
 })
+
+t.test('restartKeys: metrics count only as they are in effect', async (t) => {
+  const built = config('')
+  t.same(restartKeys(built, config('metrics: { enabled: false }\n')), ['metrics'])
+  t.same(restartKeys(config('metrics: { enabled: false }\n'), config('metrics: { enabled: false, path: /m }\n')), [], 'a disabled endpoint\'s path')
+  t.same(restartKeys(built, config('metrics: { host: 127.0.0.2 }\n')), [], 'a host without a port of its own')
+  t.same(restartKeys(config('metrics: { port: 9100 }\n'), config('metrics: { port: 9100, host: 127.0.0.2 }\n')), ['metrics'])
+  t.same(restartKeys(built, config('metrics: { path: /m }\n')), ['metrics'])
+})

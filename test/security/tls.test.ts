@@ -108,3 +108,14 @@ t.test('a reload reads the certificate files again: a renewed certificate needs 
   t.same(s.logs.find((r) => r.msg === 'restart to apply these settings')?.['keys'], ['tls'])
   t.match(await envOver(`${s.url}/env`, { ca: newCa }), { HTTPS: 'on' }, 'turning TLS off waits for a restart')
 })
+
+t.test('a reload that drops the CA keeps asking for client certificates, with the same CA, until a restart', async (t) => {
+  const routes = `routes:\n  /env:\n    command: ${node('env.mjs')}\n`
+  const s = await startServer(t, `tls: { cert: ${q(pem.cert)}, key: ${q(pem.key)}, ca: ${q(pem.ca)} }\n${routes}`)
+  const env = { PATH: process.env['PATH'] }
+  s.app.wsexec.reload(await loadSecurityFiles(await resolveExecutables(parseConfig(`tls: { cert: ${q(pem.cert)}, key: ${q(pem.key)} }\n${routes}`, 'next.yaml', '/'), env), env))
+  t.same(s.logs.find((r) => r.msg === 'restart to apply these settings')?.['keys'], ['tls'])
+  t.notOk(s.logs.some((r) => r.msg === 'TLS certificate reloaded'))
+  const ca = await readFile(pem.ca)
+  t.match(await envOver(`${s.url}/env`, { ca, cert: await readFile(pem.clientCert), key: await readFile(pem.clientKey) }), { REMOTE_USER: 'alice' }, 'a client certificate is still accepted')
+})
