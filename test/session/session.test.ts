@@ -91,7 +91,8 @@ t.test('input that arrives in the tick the session is shut down is dropped', asy
 })
 
 t.test('client leaves: stdin is closed and a program that exits on EOF ends cleanly', async (t) => {
-  const s = await startServer(t, '/cat:\n  command: [cat]\n')
+  // A long closeGrace: cat must end by EOF alone, however busy the machine (no signal is sent).
+  const s = await startServer(t, '/cat:\n  command: [cat]\n  closeGrace: 30s\n')
   const c = connect(`${s.url}/cat`)
   await c.opened
   const session = only(t, s.app.wsexec.sessions)
