@@ -78,21 +78,31 @@ t.test('a peer that stops answering pings is dropped and its process tree killed
   await stillServes(t, s)
 })
 
+const PING = Buffer.from([0x89, 0x00])
+
 /** Pings (empty: the server's) in what a raw client received. */
 function pingsIn (received: Buffer): number {
   let n = 0
   for (let i = received.indexOf(PING); i !== -1; i = received.indexOf(PING, i + 2)) n++
   return n
 }
-const PING = Buffer.from([0x89, 0x00])
 
-/** Answers each ping `c` receives with a pong, until stopped. */
-function answer (c: RawConnection): { stop: () => void } {
-  let answered = pingsIn(c.received())
+const PONG = frame(0xa, Buffer.alloc(0))
+
+/**
+ * Answers each ping `c` has received (before this call too) and receives with `reply(n)` (a pong
+ * by default), calling `answered(n)` after each, until stopped.
+ */
+function answer (c: RawConnection, reply = (n: number): Buffer => PONG, answered = (n: number): void => {}): { stop: () => void } {
+  let count = 0
   const onData = (): void => {
-    for (const n = pingsIn(c.received()); answered < n; answered++) c.socket.write(frame(0xa, Buffer.alloc(0)))
+    for (const n = pingsIn(c.received()); count < n;) {
+      c.socket.write(reply(++count))
+      answered(count)
+    }
   }
   c.socket.on('data', onData)
+  onData()
   return { stop: () => c.socket.off('data', onData) }
 }
 
@@ -105,20 +115,17 @@ async function pinged (c: RawConnection, count: number): Promise<void> {
 }
 
 /** A raw client on a 100 ms heartbeat that answers each ping with `answer(n)`: still connected after four. */
-async function answersPings (t: Test, answer: (n: number) => Buffer): Promise<{ s: TestServer, c: RawConnection }> {
+async function answersPings (t: Test, reply: (n: number) => Buffer): Promise<{ s: TestServer, c: RawConnection }> {
   const s = await startServer(t, 'pingInterval: 100ms\nroutes:\n  /echo:\n    command: [cat]\n')
   const c = await rawUpgrade(s.port, '/echo')
-  let pings = 0
-  c.socket.on('data', (d: Buffer) => {
-    for (let i = d.indexOf(0x89); i !== -1; i = d.indexOf(0x89, i + 1)) c.socket.write(answer(++pings))
-  })
+  answer(c, reply)
   await pinged(c, 4)
   t.notOk(c.socket.destroyed, 'still connected after four ping intervals')
   return { s, c }
 }
 
 t.test('a live peer answering pings stays; ping-answering raw clients too', async (t) => {
-  const { s, c } = await answersPings(t, () => frame(0xa, Buffer.alloc(0)))
+  const { s, c } = await answersPings(t, () => PONG)
   c.socket.destroy()
   await stillServes(t, s)
 })
@@ -134,12 +141,9 @@ t.test('a pong that arrived while the server was busy counts: a busy event loop 
   const intervalMs = 100
   const s = await startServer(t, `pingInterval: ${intervalMs}ms\nroutes:\n  /echo:\n    command: [cat]\n`)
   const c = await rawUpgrade(s.port, '/echo')
-  let pings = 0
-  c.socket.on('data', (d: Buffer) => {
-    if (!d.includes(PING)) return
-    c.socket.write(frame(0xa, Buffer.alloc(0)))
+  answer(c, () => PONG, (n) => {
     // The pong is sent; the server's next heartbeat comes due before its loop can read it.
-    if (++pings === 1) for (const end = performance.now() + 2 * intervalMs; performance.now() < end;);
+    if (n === 1) for (const end = performance.now() + 2 * intervalMs; performance.now() < end;);
   })
   await pinged(c, 3)
   t.notOk(c.socket.destroyed, 'the pong waiting to be read was read before the heartbeat judged')
@@ -169,7 +173,7 @@ const FLOOD_BYTES = 64 * 65_536
 async function paused (t: Test, s: TestServer): Promise<{ c: RawConnection, session: Session, answers: { stop: () => void } }> {
   const c = await rawUpgrade(s.port, '/sleepy')
   const answers = answer(c)
-  await until(() => c.received().includes('ready'), 'the program to be ready')
+  await until(() => c.received().includes('ready') || c.socket.destroyed, 'the program to be ready')
   const [session] = s.app.wsexec.sessions as Set<Session>
   if (session === undefined) throw new Error('no session')
   const inputPaused = once(session, 'input-paused', { signal: AbortSignal.timeout(DEADLINE_MS) })
