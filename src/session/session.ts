@@ -57,7 +57,8 @@ export interface SessionSummary {
  * messages become input, with backpressure both ways. When the program ends, its output is
  * delivered and the close code carries its exit status; when the client leaves, stdin is closed,
  * and the process group gets SIGTERM after `closeGrace` and SIGKILL after `killGrace`.
- * Emits `output-paused`/`output-resumed` and `input-paused` when backpressure stops a direction.
+ * Emits `output-paused`/`output-resumed` and `input-paused`/`input-resumed` when backpressure
+ * stops and restarts a direction.
  */
 export class Session extends EventEmitter {
   readonly id: string
@@ -83,6 +84,8 @@ export class Session extends EventEmitter {
   lastActivity = performance.now()
   /** `performance.now()` of the last client message, which proves the peer alive as a pong does. */
   lastInput = 0
+  /** `performance.now()` when reading the client last resumed after input backpressure (0: never). */
+  inputResumedAt = 0
   readonly #done: Promise<SessionSummary>
   #resolveDone!: (summary: SessionSummary) => void
 
@@ -92,13 +95,24 @@ export class Session extends EventEmitter {
     this.route = options.route
     this.#o = options
     this.#framing = framingFor(options.route)
-    this.#input = new Input(this.#framing, options.ws, () => this.emit('input-paused'))
+    this.#input = new Input(this.#framing, options.ws, () => this.emit('input-paused'), () => {
+      this.inputResumedAt = performance.now()
+      this.emit('input-resumed')
+    })
     this.#done = new Promise((resolve) => { this.#resolveDone = resolve })
   }
 
   /** Settles once the program has ended and the connection is closed. */
   get done (): Promise<SessionSummary> {
     return this.#done
+  }
+
+  /**
+   * True while the client's socket is not read because the program does not read its stdin: what
+   * the client sent since, pongs included, waits unread.
+   */
+  get inputPaused (): boolean {
+    return this.#input.paused
   }
 
   /** The process id, once started. */
