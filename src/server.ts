@@ -123,6 +123,11 @@ export async function buildServer (options: ServerOptions): Promise<FastifyInsta
   // Node closes connections over the cap as they arrive ('drop'): idle clients cannot take every descriptor.
   app.server.maxConnections = security.maxConnections
   app.server.on('drop', () => metrics.refused('too_many_connections'))
+  // Once listening, an error of the server is a failed accept (EMFILE, ENFILE): it serves on.
+  // Without a listener the 'error' event would end the process. (While listen() runs, fastify has its own.)
+  app.server.once('listening', () => {
+    app.server.on('error', (err: NodeJS.ErrnoException) => app.log.warn({ err: { code: err.code, message: err.message } }, 'server error'))
+  })
 
   // Every deliberate refusal is counted by its error code: WSEXEC_ERR_ORIGIN_NOT_ALLOWED → origin_not_allowed.
   const refuse = (reply: FastifyReply, err: FastifyError): FastifyReply => {
