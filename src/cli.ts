@@ -234,7 +234,7 @@ async function serve (config: Config, options: Options, logger: ReturnType<typeo
       stopping.abort()
     } else {
       logger.warn({ signal }, 'second signal: killing every session now')
-      for (const s of app.wsexec.sessions) s.kill()
+      app.wsexec.kill()
     }
   }
   const onHangup = (): void => { reload().catch(() => {}) }

@@ -3,7 +3,6 @@ import type { IncomingMessage } from 'node:http'
 import type { Server as HttpsServer } from 'node:https'
 import type { Socket } from 'node:net'
 import { performance } from 'node:perf_hooks'
-import { setTimeout as delay } from 'node:timers/promises'
 import { isDeepStrictEqual } from 'node:util'
 import websocket from '@fastify/websocket'
 import fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify'
@@ -23,6 +22,7 @@ import { transportOptions } from './security/tls.js'
 import { watch } from './security/watchdog.js'
 import { routeEnvironment, sessionEnvironment } from './session/env.js'
 import { Session } from './session/session.js'
+import { closeSessions, settledWithin } from './shutdown.js'
 import { VERSION } from './version.js'
 
 /** Largest message accepted from a client by default, in bytes (`maxMessageBytes`). */
@@ -53,9 +53,12 @@ export interface WsexecState {
   reload (config: Config): void
   /**
    * Stops accepting sessions, lets running ones finish for up to `timeoutMs` (default
-   * `shutdown.drainTimeout`), then closes the rest with 1001 and ends their processes.
+   * `shutdown.drainTimeout`; sessions whose program never started are not waited for), then
+   * closes the rest with 1001 and ends their processes. Always ends: see {@link closeSessions}.
    */
   drain (timeoutMs?: number): Promise<void>
+  /** Ends every session at once (1001, SIGKILL, connection dropped); a drain under way stops waiting. */
+  kill (): void
 }
 
 declare module 'fastify' {
@@ -104,15 +107,27 @@ export async function buildServer (options: ServerOptions): Promise<FastifyInsta
   const counter = new SessionCounter(security)
   /** The certificate, key and CA new TLS handshakes use. */
   let pem = security.tls?.pem ?? null
+  /** Aborted by {@link WsexecState.kill}: nothing waits for sessions any more. */
+  const killed = new AbortController()
   const app = fastify({
     ...transportOptions(security),
     loggerInstance: options.logger,
     logController: new LogController({ disableRequestLogging: true }),
-    return503OnClosing: true
+    return503OnClosing: true,
+    // By close time the sessions are gone: what is left (a request head trickling in) must not hold the stop.
+    forceCloseConnections: true
   }) as unknown as FastifyInstance
   const metricsServer = metricsConfig.enabled && metricsConfig.port !== undefined
-    ? fastify({ loggerInstance: options.logger, logController: new LogController({ disableRequestLogging: true }) })
+    ? fastify({ loggerInstance: options.logger, logController: new LogController({ disableRequestLogging: true }), keepAliveTimeout: security.keepAliveTimeoutMs, forceCloseConnections: true })
     : undefined
+  // Node closes connections over the cap as they arrive ('drop'): idle clients cannot take every descriptor.
+  app.server.maxConnections = security.maxConnections
+  app.server.on('drop', () => metrics.refused('too_many_connections'))
+  // Once listening, an error of the server is a failed accept (EMFILE, ENFILE): it serves on.
+  // Without a listener the 'error' event would end the process. (While listen() runs, fastify has its own.)
+  app.server.once('listening', () => {
+    app.server.on('error', (err: NodeJS.ErrnoException) => app.log.warn({ err: { code: err.code, message: err.message } }, 'server error'))
+  })
 
   // Every deliberate refusal is counted by its error code: WSEXEC_ERR_ORIGIN_NOT_ALLOWED → origin_not_allowed.
   const refuse = (reply: FastifyReply, err: FastifyError): FastifyReply => {
@@ -122,21 +137,13 @@ export async function buildServer (options: ServerOptions): Promise<FastifyInsta
 
   async function drain (timeoutMs = routing.config.shutdown.drainTimeoutMs): Promise<void> {
     draining = true
-    if (sessions.size > 0) {
-      const timeout = new AbortController()
-      await Promise.race([
-        Promise.all([...sessions].map((s) => s.done)),
-        delay(timeoutMs, undefined, { signal: timeout.signal }).catch(() => {})
-      ])
-      timeout.abort()
-    }
+    if (sessions.size > 0) await settledWithin([...sessions].map((s) => s.settled), timeoutMs, killed.signal)
     await closeAll()
   }
 
-  /** Closes every session with 1001 and waits until their processes are gone. */
+  /** Closes every session with 1001 and waits (a bounded time) until their processes are gone. */
   async function closeAll (): Promise<void> {
-    for (const s of sessions) s.shutdown()
-    await Promise.all([...sessions].map((s) => s.done))
+    await closeSessions(sessions, app.log, killed.signal)
   }
 
   app.decorate('wsexec', {
@@ -144,11 +151,17 @@ export async function buildServer (options: ServerOptions): Promise<FastifyInsta
     metrics,
     metricsServer,
     drain,
+    kill () {
+      killed.abort()
+      for (const s of sessions) s.kill()
+    },
     get config () { return routing.config },
     get draining () { return draining },
     reload (config: Config) {
       routing = compile(config, env)
       counter.setServerLimits(config.security)
+      app.server.maxConnections = config.security.maxConnections
+      app.server.keepAliveTimeout = config.security.keepAliveTimeoutMs
       app.websocketServer.options.maxPayload = largestMessage(config)
       app.log.info({ routes: config.routes.length, source: config.source }, 'configuration reloaded')
       const keys = restartKeys(options.config, config)

@@ -3,7 +3,9 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t from 'tap'
 import WebSocket from 'ws'
-import { connect, upgradeStatus } from './helpers/client.js'
+import { connect, until, upgradeStatus } from './helpers/client.js'
+import { parseExposition, valueOf } from './helpers/metrics.js'
+import { closeCodeOf, rawUpgrade } from './helpers/raw.js'
 import { fixture, node, q, startServer } from './helpers/server.js'
 
 const hex = (s: string | number[]): string => Buffer.from(s as string).toString('hex')
@@ -316,6 +318,39 @@ t.test('messages to a session whose program never started are dropped', async (t
   t.equal(session?.bufferedBytes().toProgram, 0)
   t.same(await c.closed, { code: 1011, reason: 'spawn failed: ENOENT' })
   t.match(await session?.done, { in: { messages: 1 }, spawnError: 'ENOENT' })
+})
+
+t.test('a spawn that throws (a NUL in a parameter, an environment too big) closes 1011 and gives everything back', async (t) => {
+  const s = await startServer(t, `
+maxSessions: 1
+routes:
+  /any/:x:
+    command: [echo, "{x}"]
+    params: { x: "[^/]+" }
+  /big:
+    command: [cat]
+    env: { BIG: ${'x'.repeat(200_000)} }
+  /echo:
+    command: [echo, ok]
+`)
+  const nul = connect(`${s.url}/any/a%00b`)
+  await nul.opened
+  t.same(await nul.closed, { code: 1011, reason: 'spawn failed: ERR_INVALID_ARG_VALUE' }, 'a NUL byte can be no argv element')
+  t.same(await connect(`${s.url}/big`).closed, { code: 1011, reason: 'spawn failed: E2BIG' }, 'any error thrown by the spawn')
+  t.match(s.logs.filter((r) => r.msg === 'spawn failed'), [{ err: { code: 'ERR_INVALID_ARG_VALUE' } }, { err: { code: 'E2BIG' } }])
+  await until(() => s.app.wsexec.sessions.size === 0, 'the sessions to end')
+  const echo = connect(`${s.url}/echo`)
+  t.same(await echo.closed, { code: 1000, reason: 'exit 0' }, 'the only session slot was given back')
+  t.same(echo.messages, ['ok'])
+  const samples = parseExposition(await (await fetch(`http://127.0.0.1:${s.port}/metrics`)).text())
+  t.equal(valueOf(samples, 'wsexec_sessions_ended_total', { route: '/any/:x', outcome: 'spawn_failed' }), 1)
+  t.equal(valueOf(samples, 'wsexec_sessions_ended_total', { route: '/big', outcome: 'spawn_failed' }), 1)
+  t.equal(valueOf(samples, 'wsexec_sessions_active', { route: '/any/:x' }), 0)
+  // A session whose spawn failed and whose client never answers the close frame: drain does not wait for it.
+  const silent = await rawUpgrade(s.port, '/any/a%00b')
+  await until(() => closeCodeOf(silent.received()) === 1011, 'the close frame')
+  await s.app.wsexec.drain(60_000)
+  t.equal(s.app.wsexec.sessions.size, 0, 'drained')
 })
 
 t.test('buildServer works without a server environment', async (t) => {

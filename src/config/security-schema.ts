@@ -12,6 +12,7 @@ export const SECURITY_DEFAULTS = Object.freeze({
   pingInterval: '30s',
   handshakeTimeout: '5s',
   maxHeaderBytes: 16_384,
+  keepAliveTimeout: '5s',
   realm: 'wsexec'
 } as const)
 
@@ -71,7 +72,9 @@ export const SERVER_SECURITY = {
   })),
   pingInterval: Type.Optional(Duration('ping each client this often; one without a pong by the next ping is dropped (0: never)', SECURITY_DEFAULTS.pingInterval)),
   handshakeTimeout: Type.Optional(Duration('a client must send its whole handshake within this time', SECURITY_DEFAULTS.handshakeTimeout)),
-  maxHeaderBytes: Type.Optional(Type.Integer({ minimum: 1024, default: SECURITY_DEFAULTS.maxHeaderBytes, description: 'larger request headers get 431' }))
+  maxHeaderBytes: Type.Optional(Type.Integer({ minimum: 1024, default: SECURITY_DEFAULTS.maxHeaderBytes, description: 'larger request headers get 431' })),
+  maxConnections: Type.Optional(Type.Integer({ minimum: 1, description: 'open TCP connections at once, WebSocket or not; more are closed as they arrive (default: 2 × maxSessions)' })),
+  keepAliveTimeout: Type.Optional(Duration('an idle keep-alive HTTP connection is closed after this long (more than 0)', SECURITY_DEFAULTS.keepAliveTimeout))
 }
 
 /** Security settings of a route as written. */

@@ -63,6 +63,10 @@ export type ServerSecurity = Readonly<{
   maxHeaderBytes: number
   maxSessions: number
   maxSessionsPerClient: number
+  /** Open connections at once (`server.maxConnections`). */
+  maxConnections: number
+  /** How long an idle keep-alive HTTP connection stays open. */
+  keepAliveTimeoutMs: number
 }>
 
 type Problem = (path: readonly string[], message: string, key?: boolean) => ConfigProblem
@@ -82,6 +86,10 @@ export function checkSecurity (input: RouteSecurityInput & ServerSecurityInput, 
   }
   for (const [i, address] of (input.trustProxy ?? []).entries()) {
     if (!isAddressOrRange(address)) out.push(problem([...at, 'trustProxy', String(i)], `${JSON.stringify(address)} is not an IP address or CIDR range`))
+  }
+  // Node reads 0 as "never": an idle connection would hold its descriptor for good.
+  if (input.keepAliveTimeout !== undefined && toMs(input.keepAliveTimeout) === 0) {
+    out.push(problem([...at, 'keepAliveTimeout'], 'must be more than 0 (0 would keep idle connections open forever)'))
   }
   return out
 }
@@ -128,7 +136,9 @@ export function serverSecurity (input: ServerSecurityInput, baseDir: string, whe
     handshakeTimeoutMs: toMs(input.handshakeTimeout ?? SECURITY_DEFAULTS.handshakeTimeout),
     maxHeaderBytes: input.maxHeaderBytes ?? SECURITY_DEFAULTS.maxHeaderBytes,
     maxSessions: input.maxSessions ?? SECURITY_DEFAULTS.maxSessions,
-    maxSessionsPerClient: input.maxSessionsPerClient ?? SECURITY_DEFAULTS.maxSessionsPerClient
+    maxSessionsPerClient: input.maxSessionsPerClient ?? SECURITY_DEFAULTS.maxSessionsPerClient,
+    maxConnections: input.maxConnections ?? 2 * (input.maxSessions ?? SECURITY_DEFAULTS.maxSessions),
+    keepAliveTimeoutMs: toMs(input.keepAliveTimeout ?? SECURITY_DEFAULTS.keepAliveTimeout)
   })
 }
 

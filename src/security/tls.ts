@@ -10,13 +10,16 @@ export interface TransportOptions {
   http?: HttpServerOptions
   https?: HttpsServerOptions
   requestTimeout: number
+  /** How long an idle keep-alive connection stays open (ms). */
+  keepAliveTimeout: number
   trustProxy: string[] | false
 }
 
 /**
  * Fastify options for `security`: a client that has not sent its whole request head within
  * `handshakeTimeoutMs` gets 408 and is dropped (checked often enough that it never gets much
- * longer), larger heads than `maxHeaderBytes` get 431; with `tls` the server speaks https/wss,
+ * longer), larger heads than `maxHeaderBytes` get 431, an idle keep-alive connection is closed
+ * after `keepAliveTimeoutMs`; with `tls` the server speaks https/wss,
  * and with `tls.ca` every client must present a certificate that CA signed.
  * @throws {TypeError} when the TLS files were never loaded (`loadSecurityFiles`).
  */
@@ -29,7 +32,7 @@ export function transportOptions (security: ServerSecurity): TransportOptions {
       connectionsCheckingInterval: Math.max(10, Math.min(MAX_CHECK_INTERVAL_MS, Math.floor(timeout / 4)))
     })
   }
-  const base = { http, requestTimeout: timeout, trustProxy: security.trustProxy === null ? false as const : [...security.trustProxy] }
+  const base = { http, requestTimeout: timeout, keepAliveTimeout: security.keepAliveTimeoutMs, trustProxy: security.trustProxy === null ? false as const : [...security.trustProxy] }
   const tls = security.tls
   if (tls === null) return base
   if (tls.pem === null) throw new TypeError('the TLS files were not loaded: call loadSecurityFiles() first')

@@ -1,8 +1,8 @@
+import { spawn, type ChildProcess } from 'node:child_process'
 import { EventEmitter } from 'node:events'
 import type { Socket } from 'node:net'
 import { performance } from 'node:perf_hooks'
 import type { Readable, Writable } from 'node:stream'
-import { execa } from 'execa'
 import type { FastifyBaseLogger } from 'fastify'
 import WebSocket from 'ws'
 import { CloseCode, closeForExit, closeForProtocolError, closeForSpawnError, type Close } from '../close-codes.js'
@@ -56,7 +56,10 @@ export interface SessionSummary {
  * One WebSocket connection bridged to one process: output becomes frames (see {@link Framing}),
  * messages become input, with backpressure both ways. When the program ends, its output is
  * delivered and the close code carries its exit status; when the client leaves, stdin is closed,
- * and the process group gets SIGTERM after `closeGrace` and SIGKILL after `killGrace`.
+ * and the process group gets SIGTERM after `closeGrace` and SIGKILL after `killGrace`. A program
+ * that cannot start (any error, thrown or emitted) closes with 1011 `spawn failed: CODE`. Output
+ * pipes still held open by another process once the program has exited are destroyed after
+ * `closeGrace + killGrace`, and every pipe is destroyed when the session ends.
  * Emits `output-paused`/`output-resumed` and `input-paused`/`input-resumed` when backpressure
  * stops and restarts a direction.
  */
@@ -69,7 +72,7 @@ export class Session extends EventEmitter {
   readonly #started = performance.now()
   readonly #in: Traffic = { messages: 0, bytes: 0 }
   readonly #out: Traffic = { messages: 0, bytes: 0 }
-  #child: ReturnType<typeof spawnProgram> | undefined
+  #child: ChildProcess | undefined
   #group: ProcessGroup | undefined
   #outputs: Readable[] = []
   #openOutputs = 0
@@ -79,6 +82,10 @@ export class Session extends EventEmitter {
   #closeSent: Close | undefined
   #closeCode: number = CloseCode.NORMAL
   #graceTimer: NodeJS.Timeout | undefined
+  /** After the exit: destroys output pipes that something else still holds open. */
+  #orphanTimer: NodeJS.Timeout | undefined
+  /** After a server shutdown: drops a client that has not completed the close handshake. */
+  #disconnectTimer: NodeJS.Timeout | undefined
   #finished = false
   /** `performance.now()` of the last message either way, for idle timeouts. */
   lastActivity = performance.now()
@@ -88,6 +95,8 @@ export class Session extends EventEmitter {
   inputResumedAt = 0
   readonly #done: Promise<SessionSummary>
   #resolveDone!: (summary: SessionSummary) => void
+  readonly #settled: Promise<void>
+  #resolveSettled!: () => void
 
   constructor (options: SessionOptions) {
     super()
@@ -100,6 +109,7 @@ export class Session extends EventEmitter {
       this.emit('input-resumed')
     })
     this.#done = new Promise((resolve) => { this.#resolveDone = resolve })
+    this.#settled = new Promise((resolve) => { this.#resolveSettled = resolve })
   }
 
   /** Settles once the program has ended and the connection is closed. */
@@ -115,6 +125,14 @@ export class Session extends EventEmitter {
     return this.#input.paused
   }
 
+  /**
+   * Settles when there is nothing left for a drain to wait for: the session is done, or its
+   * program never started (its 1011 close may still wait for the client's answer).
+   */
+  get settled (): Promise<void> {
+    return this.#settled
+  }
+
   /** The process id, once started. */
   get pid (): number | undefined {
     return this.#child?.pid
@@ -128,19 +146,26 @@ export class Session extends EventEmitter {
     }
   }
 
-  /** Starts the program and bridges it to the connection. */
+  /** Starts the program and bridges it to the connection; a failure to start ends the session with 1011. */
   start (): void {
     const { route, ws } = this.#o
-    const child = spawnProgram(this.#o)
-    this.#child = child
-    // Settles after the streams are done; failures are read from the events below instead.
-    child.then(() => {}, () => {})
-    child.on('error', (err: NodeJS.ErrnoException) => this.#onError(err))
-    child.once('exit', (code, signal) => this.#onExit(code, signal))
     receiveFast(ws)
     ws.on('message', (data: Buffer, isBinary: boolean) => this.#onMessage(data, isBinary))
     ws.once('close', (code: number) => this.#onClientClose(code))
     ws.on('error', (err: NodeJS.ErrnoException) => this.#onProtocolError(err))
+    let child: ChildProcess
+    try {
+      child = spawnProgram(this.#o)
+    } catch (err) {
+      // Invalid arguments (a NUL byte), E2BIG and other errors libuv does not report as events.
+      this.#spawnFailed(err as NodeJS.ErrnoException)
+      return
+    }
+    this.#child = child
+    child.on('error', (err: NodeJS.ErrnoException) => this.#onError(err))
+    child.once('exit', (code, signal) => this.#onExit(code, signal))
+    // ENOENT, EACCES, EAGAIN, EMFILE, ENFILE: 'error' follows on the next tick (with EMFILE and
+    // ENFILE, before any stdio exists).
     if (child.pid === undefined) return
     this.#group = new ProcessGroup(child.pid, route.killGraceMs)
     this.#o.log.info({ ...this.#logFields(), childPid: child.pid, remote: this.#o.remoteAddress }, 'session start')
@@ -150,9 +175,15 @@ export class Session extends EventEmitter {
     else if (route.stderr === 'log') this.#logStderr(child.stderr as Readable)
   }
 
-  /** Ends the session from the server's side: close code 1001 and the process group terminated. */
+  /**
+   * Ends the session from the server's side: close code 1001 and the process group terminated.
+   * A client that has not completed the close handshake after the route's `killGrace` is dropped.
+   */
   shutdown (reason = 'server shutting down'): void {
     this.end({ code: CloseCode.GOING_AWAY, reason })
+    if (this.#disconnectTimer === undefined && !this.#finished) {
+      this.#disconnectTimer = setTimeout(() => this.#o.ws.terminate(), this.route.killGraceMs)
+    }
   }
 
   /** Ends the session from the server's side with `close`: stdin closed, the process group terminated. */
@@ -162,22 +193,31 @@ export class Session extends EventEmitter {
     this.#group?.terminate()
   }
 
-  /** Ends the session at once: close code 1001 and SIGKILL to the process group. */
+  /** Ends the session at once: close code 1001, SIGKILL to the process group, the connection dropped. */
   kill (reason = 'server shutting down'): void {
     this.#sendClose({ code: CloseCode.GOING_AWAY, reason })
     this.#stopInput()
     this.#group?.kill()
+    this.#o.ws.terminate()
   }
 
   #watch (stream: Readable, name: StreamName): void {
     this.#outputs.push(stream)
     this.#openOutputs++
-    stream.on('data', (chunk: Buffer) => this.#send(this.#framing.encode(chunk, name)))
-    stream.once('end', () => {
+    let open = true
+    // 'end' at EOF; only 'close' when the pipe is destroyed (an orphan held it open) or fails.
+    const finish = (): void => {
+      if (!open) return
+      open = false
       this.#send(this.#framing.flush(name))
       this.#openOutputs--
+      if (this.#openOutputs === 0) clearTimeout(this.#orphanTimer)
       this.#maybeClose()
-    })
+    }
+    stream.on('data', (chunk: Buffer) => this.#send(this.#framing.encode(chunk, name)))
+    stream.once('end', finish)
+    stream.once('close', finish)
+    stream.on('error', ignoreStreamError)
   }
 
   #send (encoded: { bytes: Buffer, messages: number } | null): void {
@@ -205,6 +245,7 @@ export class Session extends EventEmitter {
     }
     stream.on('data', (chunk: Buffer) => { splitter.push(chunk, lines); flush() })
     stream.once('end', () => { splitter.end(lines); flush() })
+    stream.on('error', ignoreStreamError)
   }
 
   #onMessage (data: Buffer, isBinary: boolean): void {
@@ -227,10 +268,17 @@ export class Session extends EventEmitter {
       this.#o.log.warn({ ...this.#logFields(), err: { code: err.code, message: err.message } }, 'program error')
       return
     }
+    this.#spawnFailed(err)
+  }
+
+  /** The program never started: 1011 with the error's code, and nothing left to wait for. */
+  #spawnFailed (err: NodeJS.ErrnoException): void {
     this.#spawnError = String(err.code)
     this.#o.log.warn({ ...this.#logFields(), err: { code: err.code, message: err.message }, remote: this.#o.remoteAddress }, 'spawn failed')
     this.#exit = { code: null, signal: null }
+    this.#destroyPipes()
     this.#sendClose(closeForSpawnError(this.#spawnError))
+    this.#resolveSettled()
     this.#maybeFinish()
   }
 
@@ -239,8 +287,21 @@ export class Session extends EventEmitter {
     clearTimeout(this.#graceTimer)
     // Background children of the program end with it.
     this.#group?.terminate()
+    // A process outside the group (setsid) may hold the output open: it gets as long as a client
+    // that left gives the program, then the pipes are destroyed and the session ends.
+    if (this.#openOutputs > 0) {
+      this.#orphanTimer = setTimeout(() => this.#destroyPipes(), this.route.closeGraceMs + this.route.killGraceMs)
+    }
     this.#maybeClose()
     this.#maybeFinish()
+  }
+
+  /** Destroys the program's pipes (those already closed stay so): no descriptor outlives the session. */
+  #destroyPipes (): void {
+    const child = this.#child
+    child?.stdin?.destroy()
+    child?.stdout?.destroy()
+    child?.stderr?.destroy()
   }
 
   /** Sends the exit status once the program has exited and all its output is framed. */
@@ -280,6 +341,9 @@ export class Session extends EventEmitter {
   #maybeFinish (): void {
     if (this.#finished || this.#exit === undefined || this.#o.ws.readyState !== WebSocket.CLOSED) return
     this.#finished = true
+    clearTimeout(this.#orphanTimer)
+    clearTimeout(this.#disconnectTimer)
+    this.#destroyPipes()
     const summary: SessionSummary = {
       exitCode: this.#exit.code,
       signal: this.#exit.signal,
@@ -291,24 +355,28 @@ export class Session extends EventEmitter {
       out: { ...this.#out }
     }
     this.#o.log.info({ ...this.#logFields(), childPid: this.pid, remote: this.#o.remoteAddress, ...summary }, 'session end')
+    this.#resolveSettled()
     this.#resolveDone(summary)
   }
 }
 
-/** Starts the program without a shell, as the leader of a new process group, with exactly `env`. */
-function spawnProgram (o: SessionOptions) {
-  return execa(o.file, o.args, {
+/* c8 ignore next 3 -- reading a pipe does not fail on Linux; the listener keeps a failure from being an uncaught 'error' ('close' follows) */
+function ignoreStreamError (): void {
+  // nothing to do: 'close' ends the stream
+}
+
+/**
+ * Starts the program without a shell, as the leader of a new process group, with exactly `env`.
+ * Node's own `spawn`, so that the 'error' listener is on the child before the next tick (with
+ * EMFILE, execa threw before returning the child, whose 'error' event then crashed the server).
+ * @throws on invalid arguments (a NUL byte: ERR_INVALID_ARG_VALUE) and on errors such as E2BIG.
+ */
+function spawnProgram (o: SessionOptions): ChildProcess {
+  return spawn(o.file, o.args, {
     argv0: o.route.command[0] as string,
     ...(o.route.cwd === undefined ? {} : { cwd: o.route.cwd }),
     env: o.env,
-    extendEnv: false,
-    stdin: 'pipe',
-    stdout: 'pipe',
-    stderr: o.route.stderr === 'discard' ? 'ignore' : 'pipe',
-    buffer: false,
-    reject: false,
-    detached: true,
-    cleanup: false,
-    stripFinalNewline: false
+    stdio: ['pipe', 'pipe', o.route.stderr === 'discard' ? 'ignore' : 'pipe'],
+    detached: true
   })
 }

@@ -5,7 +5,7 @@ const parse = (yaml: string) => parseConfig(yaml, 'c.yaml', '/base')
 
 t.test('defaults are safe but out of the way', async (t) => {
   const c = parse('routes:\n  /a:\n    command: [cat]\n')
-  t.same(c.security, { tls: null, trustProxy: null, pingIntervalMs: 30_000, handshakeTimeoutMs: 5000, maxHeaderBytes: 16_384, maxSessions: 1000, maxSessionsPerClient: 100 })
+  t.same(c.security, { tls: null, trustProxy: null, pingIntervalMs: 30_000, handshakeTimeoutMs: 5000, maxHeaderBytes: 16_384, maxSessions: 1000, maxSessionsPerClient: 100, maxConnections: 2000, keepAliveTimeoutMs: 5000 })
   t.match(c.routes[0], { origins: null, requireOrigin: false, auth: null, passHeaders: [], maxSessions: 0, maxSessionsPerClient: 0, maxMessageBytes: 1_048_576, idleTimeoutMs: 0, maxLifetimeMs: 0 })
 })
 
@@ -65,4 +65,11 @@ routes:
     message: /c.yaml:4:11: routes.\/a.auth: must be an object with bearer and\/or basic, or false\nc.yaml:5:18: routes.\/a.idleTimeout: must be a duration/
   })
   t.throws(() => parse('auth: { bearer: {} }\nroutes:\n  /a:\n    command: [cat]\n'), { message: /auth: must be an object with bearer/ })
+  t.throws(() => parse('keepAliveTimeout: 0s\nmaxConnections: 0\nroutes:\n  /a:\n    command: [cat]\n'), { message: /c.yaml:2:17: maxConnections: must be >= 1/ })
+  t.throws(() => parse('keepAliveTimeout: 0s\nroutes:\n  /a:\n    command: [cat]\n'), { message: 'Invalid configuration:\nc.yaml:1:19: keepAliveTimeout: must be more than 0 (0 would keep idle connections open forever)' })
+})
+
+t.test('the connection cap follows maxSessions unless it is set', async (t) => {
+  t.match(parse('maxSessions: 10\nkeepAliveTimeout: 1m\nroutes:\n  /a:\n    command: [cat]\n').security, { maxConnections: 20, keepAliveTimeoutMs: 60_000 })
+  t.match(parse('maxSessions: 10\nmaxConnections: 15\nroutes:\n  /a:\n    command: [cat]\n').security, { maxConnections: 15 })
 })

@@ -1,7 +1,8 @@
 import t from 'tap'
 import { SessionCounter } from '../../src/security/limits.js'
 import { connect, until, upgradeStatus, type Client } from '../helpers/client.js'
-import { rawConnect, statusOf, upgradeRequest } from '../helpers/raw.js'
+import { parseExposition, valueOf } from '../helpers/metrics.js'
+import { rawConnect, statusOf, upgradeRequest, type RawConnection } from '../helpers/raw.js'
 import { stillServes } from '../helpers/security.js'
 import { startServer } from '../helpers/server.js'
 
@@ -51,7 +52,8 @@ async function closeAll (clients: Client[]): Promise<void> {
 }
 
 t.test('a burst of 200 connections over maxSessions: 503 with Retry-After, no process for them', async (t) => {
-  const s = await startServer(t, 'maxSessions: 20\nroutes:\n  /echo:\n    command: [cat]\n    closeGrace: 100ms\n')
+  // A burst this size at once would pass the connection cap (2 × maxSessions): those would be dropped unanswered.
+  const s = await startServer(t, 'maxSessions: 20\nmaxConnections: 1000\nroutes:\n  /echo:\n    command: [cat]\n    closeGrace: 100ms\n')
   const { open, refused } = await burst(`${s.url}/echo`, 200)
   t.equal(open.length, 20)
   t.equal(refused.length, 180)
@@ -96,5 +98,42 @@ t.test('a place is given back when the upgrade fails after the checks', async (t
   await bad.closed
   t.equal(statusOf(bad.received()), 400)
   await until(async () => await upgradeStatus(`${s.url}/echo`) === 101, 'the place to be given back')
+  await stillServes(t, s)
+})
+
+t.test('connections over maxConnections are closed unanswered; an idle keep-alive connection is closed after keepAliveTimeout', async (t) => {
+  const s = await startServer(t, 'maxSessions: 2\nkeepAliveTimeout: 200ms\nroutes:\n  /echo:\n    command: [cat]\n')
+  t.equal(s.app.server.maxConnections, 4, 'by default 2 × maxSessions')
+  const idle: RawConnection[] = []
+  for (let i = 0; i < 4; i++) {
+    const c = await rawConnect(s.port)
+    c.socket.write('GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n')
+    await until(() => c.received().includes('{"status":"ok"}'), 'the health answer')
+    idle.push(c)
+  }
+  const over = await rawConnect(s.port)
+  over.socket.write('GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n')
+  await over.closed
+  t.equal(over.received().length, 0, 'the fifth connection is closed without an answer')
+  await Promise.all(idle.map((c) => c.closed))
+  t.pass('the server closed the idle keep-alive connections')
+  const samples = parseExposition(await (await fetch(`http://127.0.0.1:${s.port}/metrics`)).text())
+  t.equal(valueOf(samples, 'wsexec_requests_refused_total', { reason: 'too_many_connections' }), 1)
+  await stillServes(t, s)
+
+  const { parseConfig } = await import('../../src/config/load.js')
+  const { resolveExecutables } = await import('../../src/config/executables.js')
+  s.app.wsexec.reload(await resolveExecutables(parseConfig('maxConnections: 7\nkeepAliveTimeout: 3s\nroutes:\n  /echo:\n    command: [cat]\n', 'next.yaml', '/'), { PATH: process.env['PATH'] }))
+  t.equal(s.app.server.maxConnections, 7, 'a reload applies the cap')
+  t.equal(s.app.server.keepAliveTimeout, 3000, 'and the keep-alive timeout')
+  t.notOk(s.logs.some((r) => r.msg === 'restart to apply these settings'))
+})
+
+t.test('a failed accept (EMFILE) is logged and the server serves on', async (t) => {
+  const s = await startServer(t, '/echo:\n  command: [cat]\n')
+  t.equal(s.app.server.keepAliveTimeout, 5000, 'by default an idle keep-alive connection is closed after 5 s')
+  t.equal(s.app.server.maxConnections, 2000, 'and at most 2 × 1000 connections are open')
+  s.app.server.emit('error', Object.assign(new Error('accept EMFILE'), { code: 'EMFILE' }))
+  t.match(s.logs.find((r) => r.msg === 'server error'), { level: 40, err: { code: 'EMFILE', message: 'accept EMFILE' } })
   await stillServes(t, s)
 })

@@ -67,7 +67,7 @@ t.test('the TLS files must be loaded before the server is built', async (t) => {
   const config = parseConfig(`tls: { cert: ${q(pem.cert)}, key: ${q(pem.key)} }\nroutes:\n  /a:\n    command: [cat]\n`, 'c.yaml', '/')
   t.throws(() => transportOptions(config.security), /TLS files were not loaded/)
   const plain = transportOptions({ ...config.security, tls: null, handshakeTimeoutMs: 0, trustProxy: ['10.0.0.0/8'] })
-  t.same(plain, { http: { maxHeaderSize: 16384 }, requestTimeout: 0, trustProxy: ['10.0.0.0/8'] }, 'handshakeTimeout 0: Node defaults')
+  t.same(plain, { http: { maxHeaderSize: 16384 }, requestTimeout: 0, keepAliveTimeout: 5000, trustProxy: ['10.0.0.0/8'] }, 'handshakeTimeout 0: Node defaults')
   const defaults = transportOptions({ ...config.security, tls: null })
   t.match(defaults, { http: { headersTimeout: 5000, connectionsCheckingInterval: 1000 }, requestTimeout: 5000, trustProxy: false }, 'by default a slow client is dropped within 6 s')
 })
