@@ -1,8 +1,8 @@
-import { spawn, type ChildProcess } from 'node:child_process'
 import { EventEmitter } from 'node:events'
 import type { Socket } from 'node:net'
 import { performance } from 'node:perf_hooks'
 import type { Readable, Writable } from 'node:stream'
+import { execa } from 'execa'
 import type { FastifyBaseLogger } from 'fastify'
 import WebSocket from 'ws'
 import { CloseCode, closeForExit, closeForProtocolError, closeForSpawnError, type Close } from '../close-codes.js'
@@ -11,6 +11,7 @@ import { framingFor, type Framing, type StreamName } from './framing.js'
 import { Input } from './input.js'
 import { LineSplitter } from './line-splitter.js'
 import { sharedLines } from './lines.js'
+import { descriptorShortage } from './descriptors.js'
 import { ProcessGroup } from './process-group.js'
 import { receiveFast } from './receive.js'
 
@@ -72,7 +73,7 @@ export class Session extends EventEmitter {
   readonly #started = performance.now()
   readonly #in: Traffic = { messages: 0, bytes: 0 }
   readonly #out: Traffic = { messages: 0, bytes: 0 }
-  #child: ChildProcess | undefined
+  #child: ReturnType<typeof spawnProgram> | undefined
   #group: ProcessGroup | undefined
   #outputs: Readable[] = []
   #openOutputs = 0
@@ -153,20 +154,22 @@ export class Session extends EventEmitter {
     ws.on('message', (data: Buffer, isBinary: boolean) => this.#onMessage(data, isBinary))
     ws.once('close', (code: number) => this.#onClientClose(code))
     ws.on('error', (err: NodeJS.ErrnoException) => this.#onProtocolError(err))
-    let child: ChildProcess
+    let child: ReturnType<typeof spawnProgram>
     try {
       child = spawnProgram(this.#o)
     } catch (err) {
-      // Invalid arguments (a NUL byte), E2BIG and other errors libuv does not report as events.
-      this.#spawnFailed(err as NodeJS.ErrnoException)
+      // Out of descriptors (EMFILE, ENFILE) or invalid arguments (execa's TypeError for a NUL byte).
+      const { code, message } = err as NodeJS.ErrnoException
+      this.#spawnFailed(code ?? 'ERR_INVALID_ARG_VALUE', message)
       return
     }
     this.#child = child
-    child.on('error', (err: NodeJS.ErrnoException) => this.#onError(err))
+    if (child.pid === undefined) {
+      // ENOENT, EACCES, EAGAIN, E2BIG…: execa's result names the error (an 'error' event comes for some only).
+      child.then((result) => this.#spawnFailed(String(result.code), String(result.shortMessage)))
+      return
+    }
     child.once('exit', (code, signal) => this.#onExit(code, signal))
-    // ENOENT, EACCES, EAGAIN, EMFILE, ENFILE: 'error' follows on the next tick (with EMFILE and
-    // ENFILE, before any stdio exists).
-    if (child.pid === undefined) return
     this.#group = new ProcessGroup(child.pid, route.killGraceMs)
     this.#o.log.info({ ...this.#logFields(), childPid: child.pid, remote: this.#o.remoteAddress }, 'session start')
     this.#input.attach(child.stdin as Writable)
@@ -262,19 +265,10 @@ export class Session extends EventEmitter {
     this.#sendClose({ code: closeForProtocolError(err.code), reason: err.message })
   }
 
-  #onError (err: NodeJS.ErrnoException): void {
-    /* c8 ignore next 4 -- after a successful spawn Node emits 'error' only for kill() and send(), which wsexec never calls */
-    if (this.pid !== undefined) {
-      this.#o.log.warn({ ...this.#logFields(), err: { code: err.code, message: err.message } }, 'program error')
-      return
-    }
-    this.#spawnFailed(err)
-  }
-
   /** The program never started: 1011 with the error's code, and nothing left to wait for. */
-  #spawnFailed (err: NodeJS.ErrnoException): void {
-    this.#spawnError = String(err.code)
-    this.#o.log.warn({ ...this.#logFields(), err: { code: err.code, message: err.message }, remote: this.#o.remoteAddress }, 'spawn failed')
+  #spawnFailed (code: string, message: string): void {
+    this.#spawnError = code
+    this.#o.log.warn({ ...this.#logFields(), err: { code, message }, remote: this.#o.remoteAddress }, 'spawn failed')
     this.#exit = { code: null, signal: null }
     this.#destroyPipes()
     this.#sendClose(closeForSpawnError(this.#spawnError))
@@ -366,17 +360,27 @@ function ignoreStreamError (): void {
 }
 
 /**
- * Starts the program without a shell, as the leader of a new process group, with exactly `env`.
- * Node's own `spawn`, so that the 'error' listener is on the child before the next tick (with
- * EMFILE, execa threw before returning the child, whose 'error' event then crashed the server).
- * @throws on invalid arguments (a NUL byte: ERR_INVALID_ARG_VALUE) and on errors such as E2BIG.
+ * Starts the program with execa, without a shell, as the leader of a new process group, with
+ * exactly `env`. A child without a pid failed to start: its result says why (`reject: false`).
+ * @throws when the server is out of descriptors (EMFILE, ENFILE: see {@link descriptorShortage}),
+ * on invalid arguments (a NUL byte: ERR_INVALID_ARG_VALUE) and on errors such as E2BIG.
  */
-function spawnProgram (o: SessionOptions): ChildProcess {
-  return spawn(o.file, o.args, {
+function spawnProgram (o: SessionOptions) {
+  const shortage = descriptorShortage()
+  if (shortage !== undefined) throw shortage
+  const child = execa(o.file, o.args, {
     argv0: o.route.command[0] as string,
     ...(o.route.cwd === undefined ? {} : { cwd: o.route.cwd }),
     env: o.env,
-    stdio: ['pipe', 'pipe', o.route.stderr === 'discard' ? 'ignore' : 'pipe'],
-    detached: true
+    extendEnv: false,
+    stdin: 'pipe',
+    stdout: 'pipe',
+    stderr: o.route.stderr === 'discard' ? 'ignore' : 'pipe',
+    buffer: false,
+    reject: false,
+    detached: true,
+    cleanup: false,
+    stripFinalNewline: false
   })
+  return child
 }
