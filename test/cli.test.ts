@@ -9,7 +9,7 @@ import t, { type Test } from 'tap'
 import { main } from '../src/cli.js'
 import { VERSION } from '../src/version.js'
 import { root, runCli } from './helpers/cli.js'
-import { connect } from './helpers/client.js'
+import { connect, DEADLINE_MS } from './helpers/client.js'
 
 const run = runCli
 
@@ -174,7 +174,7 @@ t.test('the installed command: SIGTERM ends it with exit 0, nothing left behind'
   const c = connect(`${url.replace('http', 'ws')}/`)
   await c.received(1)
   child.kill('SIGTERM')
-  const [code] = await once(child, 'exit', { signal: AbortSignal.timeout(10_000) }) as [number]
+  const [code] = await once(child, 'exit', { signal: AbortSignal.timeout(DEADLINE_MS) }) as [number]
   t.equal(code, 0)
   t.same(await c.closed, { code: 1001, reason: 'server shutting down' })
   t.match(out, /"msg":"stopped"/)

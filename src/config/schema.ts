@@ -54,7 +54,7 @@ export const RouteSchema = Type.Object({
   env: Type.Optional(Type.Record(Type.String({ pattern: '^[A-Za-z_][A-Za-z0-9_]*$' }), Type.String(), { additionalProperties: false, description: 'variables set for the program' })),
   passEnv: Type.Optional(Type.Array(EnvName, { default: DEFAULTS.passEnv, description: 'server environment variables handed down' })),
   cwd: Type.Optional(Type.String({ minLength: 1, description: 'working directory, relative to the config file' })),
-  maxLineBytes: Type.Optional(Type.Integer({ minimum: 1, default: DEFAULTS.maxLineBytes, description: 'text mode: longer lines are split into several messages' })),
+  maxLineBytes: Type.Optional(Type.Integer({ minimum: 4, default: DEFAULTS.maxLineBytes, description: 'text mode: longer lines are split into several messages (at least 4: a cut never splits a UTF-8 character)' })),
   closeGrace: Type.Optional(Duration('after the client leaves: stdin is closed, then this long before SIGTERM', DEFAULTS.closeGrace)),
   killGrace: Type.Optional(Duration('after SIGTERM, this long before SIGKILL', DEFAULTS.killGrace)),
   ...ROUTE_SECURITY,

@@ -16,12 +16,14 @@ export interface Pausable {
 /**
  * The program's stdin side of a session: the messages of one socket read are written in one
  * write on the next tick; while more than {@link INPUT_HIGH_WATER_BYTES} wait, the source is
- * paused until stdin drains. Once closed (or broken: EPIPE), input is dropped.
+ * paused until stdin drains (or closes): `onPaused` and `onResumed` are called then. Once closed
+ * (or broken: EPIPE), input is dropped.
  */
 export class Input {
   readonly #framing: Framing
   readonly #source: Pausable
   readonly #onPaused: () => void
+  readonly #onResumed: () => void
   readonly #pending: Buffer[] = []
   #pendingBytes = 0
   #stdin: Writable | undefined
@@ -29,10 +31,16 @@ export class Input {
   #flushing = false
   #paused = false
 
-  constructor (framing: Framing, source: Pausable, onPaused: () => void) {
+  constructor (framing: Framing, source: Pausable, onPaused: () => void, onResumed: () => void) {
     this.#framing = framing
     this.#source = source
     this.#onPaused = onPaused
+    this.#onResumed = onResumed
+  }
+
+  /** True while the source is paused because the program does not take its input. */
+  get paused (): boolean {
+    return this.#paused
   }
 
   /** Starts writing to the program's stdin. */
@@ -80,6 +88,7 @@ export class Input {
       stdin.off('close', resume)
       this.#paused = false
       this.#source.resume()
+      this.#onResumed()
     }
     stdin.on('drain', resume)
     stdin.on('close', resume)

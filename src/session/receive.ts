@@ -53,7 +53,8 @@ function isWsReceiver (value: unknown): value is WsReceiver {
  * A plain frame is a whole, final, masked text or binary frame with a 7- or 16-bit length
  * within ws's size limit: it is unmasked in place and emitted as ws itself emits it, a Buffer
  * view of the socket's chunk. An incomplete plain frame at the end of a chunk (at most 64 KiB,
- * and no more than the size limit) is kept and completed by the next chunk. Every other frame
+ * and no more than the size limit) is kept, with the chunks that follow, until it is complete;
+ * then they are joined once. Every other frame
  * (control, fragment, RSV bits, unmasked, too big, 64-bit length, invalid UTF-8) goes to ws's
  * receiver as it is, which keeps every protocol check, error and close code; while ws holds
  * part of a frame or message, or has ended, it gets everything that follows.
@@ -66,10 +67,27 @@ export function receiveFast (ws: WebSocket): boolean {
   const receiver = (ws as unknown as { _receiver?: unknown })._receiver
   if (!isWsReceiver(receiver)) return false
   const write = receiver.write.bind(receiver)
-  let tail: Buffer | undefined
+  // The incomplete plain frame kept from earlier chunks, as the pieces it arrived in (joined once,
+  // when it is complete: a frame in many small reads costs time linear in its size), their total
+  // length, and the length the frame needs (0 while its header is incomplete: joined at once).
+  const kept: Buffer[] = []
+  let keptBytes = 0
+  let neededBytes = 0
+  const keep = (rest: Buffer): void => {
+    kept.push(rest)
+    keptBytes = rest.length
+    neededBytes = frameEnd(rest, 0)
+  }
   receiver.write = (data: Buffer): boolean => {
-    const chunk = tail === undefined ? data : Buffer.concat([tail, data])
-    tail = undefined
+    let chunk = data
+    if (keptBytes !== 0) {
+      kept.push(data)
+      keptBytes += data.length
+      if (keptBytes < neededBytes) return true
+      chunk = Buffer.concat(kept, keptBytes)
+      kept.length = 0
+      keptBytes = 0
+    }
     const size = chunk.length
     let at = 0
     while (at < size) {
@@ -78,8 +96,9 @@ export function receiveFast (ws: WebSocket): boolean {
       const plain = isPlain(receiver, chunk, at)
       if (end === 0 || end > size) {
         if (!plain) return write(chunk.subarray(at))
-        // At most a 16-bit length's frame within the size limit.
-        tail = Buffer.from(chunk.subarray(at))
+        // At most a 16-bit length's frame within the size limit; a copy, so the rest of a large
+        // chunk is not kept alive by it.
+        keep(Buffer.from(chunk.subarray(at)))
         return true
       }
       const start = at
@@ -95,7 +114,7 @@ export function receiveFast (ws: WebSocket): boolean {
         receiver.emit('message', message, chunk[start] === 0x82)
       } catch (err) {
         // A listener threw: what follows its frame is kept, so reading stays in step.
-        if (at < size) tail = Buffer.from(chunk.subarray(at))
+        if (at < size) keep(Buffer.from(chunk.subarray(at)))
         throw err
       }
     }

@@ -60,7 +60,8 @@ export interface SessionSummary {
  * that cannot start (any error, thrown or emitted) closes with 1011 `spawn failed: CODE`. Output
  * pipes still held open by another process once the program has exited are destroyed after
  * `closeGrace + killGrace`, and every pipe is destroyed when the session ends.
- * Emits `output-paused`/`output-resumed` and `input-paused` when backpressure stops a direction.
+ * Emits `output-paused`/`output-resumed` and `input-paused`/`input-resumed` when backpressure
+ * stops and restarts a direction.
  */
 export class Session extends EventEmitter {
   readonly id: string
@@ -90,6 +91,8 @@ export class Session extends EventEmitter {
   lastActivity = performance.now()
   /** `performance.now()` of the last client message, which proves the peer alive as a pong does. */
   lastInput = 0
+  /** `performance.now()` when reading the client last resumed after input backpressure (0: never). */
+  inputResumedAt = 0
   readonly #done: Promise<SessionSummary>
   #resolveDone!: (summary: SessionSummary) => void
   readonly #settled: Promise<void>
@@ -101,7 +104,10 @@ export class Session extends EventEmitter {
     this.route = options.route
     this.#o = options
     this.#framing = framingFor(options.route)
-    this.#input = new Input(this.#framing, options.ws, () => this.emit('input-paused'))
+    this.#input = new Input(this.#framing, options.ws, () => this.emit('input-paused'), () => {
+      this.inputResumedAt = performance.now()
+      this.emit('input-resumed')
+    })
     this.#done = new Promise((resolve) => { this.#resolveDone = resolve })
     this.#settled = new Promise((resolve) => { this.#resolveSettled = resolve })
   }
@@ -109,6 +115,14 @@ export class Session extends EventEmitter {
   /** Settles once the program has ended and the connection is closed. */
   get done (): Promise<SessionSummary> {
     return this.#done
+  }
+
+  /**
+   * True while the client's socket is not read because the program does not read its stdin: what
+   * the client sent since, pongs included, waits unread.
+   */
+  get inputPaused (): boolean {
+    return this.#input.paused
   }
 
   /**

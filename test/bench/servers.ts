@@ -16,6 +16,8 @@ export type ServerKind = 'wsexec' | 'websocketd'
 export interface Route {
   path: string
   argv: readonly string[]
+  /** More settings of wsexec's route (limits a scenario must raise); websocketd has no such limits. */
+  wsexec?: Readonly<Record<string, unknown>>
 }
 
 /** What stopping a server found. */
@@ -94,7 +96,7 @@ async function writeWsexecConfig (dir: string, port: number, route: Route): Prom
     // One benchmark client opens up to 500 sessions at once: lift the per-address limit (default
     // 100) to the server-wide one, as a deployment behind a proxy without trustProxy would.
     maxSessionsPerClient: 1000,
-    routes: { [route.path]: { command: [...route.argv], mode: 'text' } }
+    routes: { [route.path]: { command: [...route.argv], mode: 'text', ...route.wsexec } }
   }
   await writeFile(file, stringify(config))
   return file

@@ -139,7 +139,11 @@ export class FrameParser {
   messages = 0
   /** Payload bytes of data frames received. */
   payloadBytes = 0
-  private pending: Buffer | null = null
+  /** The incomplete frame kept from earlier chunks, as copies of the reads it came in, joined once complete. */
+  private readonly pending: Buffer[] = []
+  private pendingBytes = 0
+  /** Bytes the kept frame needs in all (0 while its header is incomplete: joined at the next read). */
+  private neededBytes = 0
   private fragments: Buffer[] = []
 
   constructor (private readonly sink: FrameSink) {}
@@ -147,10 +151,16 @@ export class FrameParser {
   /** Feeds one chunk from the socket; the chunk may be reused once this returns. Throws on a masked or oversized frame. */
   push (chunk: Buffer): void {
     let buf = chunk
-    if (this.pending !== null) {
-      buf = Buffer.concat([this.pending, chunk])
-      this.pending = null
+    if (this.pendingBytes !== 0) {
+      // Copied: the caller may reuse the chunk's memory for the next read.
+      this.pending.push(Buffer.from(chunk))
+      this.pendingBytes += chunk.length
+      if (this.pendingBytes < this.neededBytes) return
+      buf = Buffer.concat(this.pending, this.pendingBytes)
+      this.pending.length = 0
+      this.pendingBytes = 0
     }
+    let needed = 0
     const sink = this.sink
     let pos = 0
     const end = buf.length
@@ -172,7 +182,10 @@ export class FrameParser {
         headerLength = 10
       }
       const frameEnd = pos + headerLength + length
-      if (frameEnd > end) break
+      if (frameEnd > end) {
+        needed = frameEnd - pos
+        break
+      }
       const opcode = b0 & 0x0f
       const fin = (b0 & 0x80) !== 0
       if (opcode >= 0x8) {
@@ -196,6 +209,10 @@ export class FrameParser {
       pos = frameEnd
     }
     // Copied: the caller may reuse the chunk's memory for the next read.
-    if (pos < end) this.pending = Buffer.from(buf.subarray(pos))
+    if (pos < end) {
+      this.pending.push(Buffer.from(buf.subarray(pos)))
+      this.pendingBytes = end - pos
+      this.neededBytes = needed
+    }
   }
 }

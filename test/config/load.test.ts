@@ -78,8 +78,11 @@ routes:
   t.same(problems('listen: {}\n'), ['routes.yaml:1:1: routes: is required'])
   t.same(problems('routes: {}\n'), ['routes.yaml:1:9: routes: must NOT have fewer than 1 properties'])
   t.same(problems('routes:\n  /a:\n    command: [x]\n    mode: binary\n    stderr: tagged\n    maxLineBytes: 0\n'), [
-    'routes.yaml:6:19: routes./a.maxLineBytes: must be >= 1'
+    'routes.yaml:6:19: routes./a.maxLineBytes: must be >= 4'
   ])
+  t.same(problems('routes:\n  /a:\n    command: [x]\n    maxLineBytes: 3\n'), [
+    'routes.yaml:4:19: routes./a.maxLineBytes: must be >= 4'
+  ], 'a smaller split could cut a UTF-8 character')
   t.same(problems('routes:\n  /a:\n    command: [x]\n    passEnv: ["A-B"]\n'), ['routes.yaml:4:15: routes./a.passEnv.0: must match ^[A-Za-z_][A-Za-z0-9_]*$'])
 })
 

@@ -57,17 +57,19 @@ t.test('a slowloris client is dropped after handshakeTimeout and never gets a pr
   const s = await startServer(t, `handshakeTimeout: 300ms\nroutes:\n  ${ECHO.replace(/\n(?=.)/g, '\n  ')}`)
   const open = connect(`${s.url}/echo`)
   await open.opened
-  const started = Date.now()
+  const started = performance.now()
   const slow = await rawConnect(s.port)
   const silent = await rawConnect(s.port)
   slow.socket.write('GET /echo HTTP/1.1\r\nHost: 127.0.0.1\r\n')
   // The attack itself: one header line every 50 ms, never the end of the head.
-  const drip = setInterval(() => slow.socket.write(`X-Drip-${Date.now()}: 1\r\n`), 50)
+  let n = 0
+  const drip = setInterval(() => slow.socket.write(`X-Drip-${n++}: 1\r\n`), 50)
   t.teardown(() => clearInterval(drip))
   await Promise.all([slow.closed, silent.closed])
   clearInterval(drip)
-  const elapsed = Date.now() - started
-  t.ok(elapsed >= 250 && elapsed < 3000, `dropped after ${elapsed} ms`)
+  // Only a lower bound: on a busy machine the drop may come later, never sooner.
+  const elapsed = performance.now() - started
+  t.ok(elapsed >= 300, `dropped after the handshake timeout (${Math.round(elapsed)} ms)`)
   t.equal(statusOf(slow.received()), 408, 'a slow head gets 408')
   t.equal(statusOf(silent.received()), 408, 'a silent connection gets 408')
   open.ws.send('an open session outlives the handshake timeout')

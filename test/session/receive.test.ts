@@ -293,3 +293,24 @@ t.test('a receiver that is not the one the fast path reads is left to ws', async
   t.equal(receiveFast(client.ws), false, 'a receiver whose messages nobody listens to')
   client.ws.terminate()
 })
+
+t.test('a frame arriving in many reads is joined once, not copied again on every read', async (t) => {
+  const { ws } = await upgrade({ maxPayload: 0 })
+  t.equal(receiveFast(ws), true)
+  const got: Buffer[] = []
+  ws.on('message', (data: Buffer) => got.push(data))
+  const payload = Buffer.alloc(65_535, 0x61)
+  const bytes = Buffer.concat([withLength(16, 0x2, payload), text('next')])
+  const receiver = (ws as unknown as { _receiver: { write: (chunk: Buffer) => boolean } })._receiver
+  const reads = every(bytes, 1460).map((chunk) => Buffer.from(chunk))
+  const joined = t.capture(Buffer, 'concat', Buffer.concat.bind(Buffer))
+  const copied = t.capture(Buffer, 'from', Buffer.from.bind(Buffer))
+  for (const chunk of reads) receiver.write(chunk)
+  const joins = joined()
+  const copies = copied().filter((c) => Buffer.isBuffer(c.args[0]))
+  t.same(got, [payload, Buffer.from('next')])
+  t.equal(joins.length, 1, 'one join')
+  const bytesCopied = [...joins, ...copies].reduce((sum, c) => sum + ('returned' in c ? (c.returned as Buffer).length : 0), 0)
+  t.ok(bytesCopied <= 2 * bytes.length, `${bytesCopied} bytes copied for a ${bytes.length}-byte frame`)
+  ws.terminate()
+})

@@ -22,13 +22,13 @@ t.test('a client that stops reading stops the program: bounded memory, nothing l
   await c.opened
   const session = only(t, s.app.wsexec.sessions)
   for (let round = 0; round < 3; round++) {
-    const paused = once(session, 'output-paused', { signal: AbortSignal.timeout(10_000) })
+    const paused = once(session, 'output-paused', { signal: AbortSignal.timeout(DEADLINE_MS) })
     c.ws.pause()
     await paused
     const held = session.bufferedBytes().toClient
     t.ok(held <= OUTPUT_HIGH_WATER_BYTES + SLACK_BYTES, `round ${round}: the server holds ${held} bytes for the client`)
     // Read until the server reads the program again, then stop again: it is held back each time.
-    const resumed = once(session, 'output-resumed', { signal: AbortSignal.timeout(10_000) })
+    const resumed = once(session, 'output-resumed', { signal: AbortSignal.timeout(DEADLINE_MS) })
     c.ws.resume()
     await resumed
   }
@@ -46,7 +46,7 @@ for (const [messages, size] of [[100, 64 * 1024], [16_000, 1024]] as const) {
     const c = connect(`${s.url}/sleepy`)
     await c.received(1)
     const session = only(t, s.app.wsexec.sessions)
-    const paused = once(session, 'input-paused', { signal: AbortSignal.timeout(10_000) })
+    const paused = once(session, 'input-paused', { signal: AbortSignal.timeout(DEADLINE_MS) })
     const payload = 'x'.repeat(size)
     for (let i = 0; i < messages; i++) c.ws.send(payload)
     await paused
@@ -91,7 +91,8 @@ t.test('input that arrives in the tick the session is shut down is dropped', asy
 })
 
 t.test('client leaves: stdin is closed and a program that exits on EOF ends cleanly', async (t) => {
-  const s = await startServer(t, '/cat:\n  command: [cat]\n')
+  // A long closeGrace: cat must end by EOF alone, however busy the machine (no signal is sent).
+  const s = await startServer(t, '/cat:\n  command: [cat]\n  closeGrace: 30s\n')
   const c = connect(`${s.url}/cat`)
   await c.opened
   const session = only(t, s.app.wsexec.sessions)

@@ -16,7 +16,9 @@ export const FULL_COUNTS: Readonly<Counts> = Object.freeze({
   concSeconds: 10,
   floodSeconds: 15,
   floodReadBytes: 4096,
-  floodReadEveryMs: 100
+  floodReadEveryMs: 100,
+  longLines: 3,
+  longLineBytes: 16 * 1024 * 1024
 })
 
 /** Sizes of a smoke run: every scenario, about a tenth of the work. */

@@ -2,10 +2,11 @@ import { conc } from './conc.js'
 import { down } from './down.js'
 import { downWide } from './down-wide.js'
 import { flood } from './flood.js'
+import { longLine } from './long-line.js'
 import { rtt } from './rtt.js'
 import { spawnScenario } from './spawn.js'
 import type { Scenario } from './types.js'
 import { up } from './up.js'
 
 /** Every scenario, in the order a run executes them. */
-export const SCENARIOS: readonly Scenario[] = [down, downWide, up, rtt, spawnScenario, conc, flood]
+export const SCENARIOS: readonly Scenario[] = [down, downWide, up, rtt, spawnScenario, conc, flood, longLine]

@@ -17,6 +17,8 @@ export interface Counts {
   floodSeconds: number
   floodReadBytes: number
   floodReadEveryMs: number
+  longLines: number
+  longLineBytes: number
 }
 
 /** One figure a scenario reports, and which way is better. */
