@@ -9,6 +9,7 @@ import t, { type Test } from 'tap'
 import { main } from '../src/cli.js'
 import { VERSION } from '../src/version.js'
 import { root, runCli } from './helpers/cli.js'
+import { START_DEADLINE_MS } from './helpers/served.js'
 import { connect, DEADLINE_MS } from './helpers/client.js'
 
 const run = runCli
@@ -164,7 +165,7 @@ t.test('the installed command: SIGTERM ends it with exit 0, nothing left behind'
   t.teardown(() => { if (child.exitCode === null) child.kill('SIGKILL') })
   let out = ''
   const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no listening line in ${out}`)), 20_000)
+    const timer = setTimeout(() => reject(new Error(`no listening line in ${out}`)), START_DEADLINE_MS)
     child.stdout.on('data', (d: Buffer) => {
       out += d.toString()
       const m = /listening on (http:\/\/[0-9.:]+)/.exec(out)
