@@ -30,7 +30,7 @@ t.test('the subprotocol answered is never a token', async (t) => {
 
 t.test('authenticate checks tokens and bcrypt passwords, and needs loaded credentials', async (t) => {
   const hash = bcrypt.hashSync('pw', 4)
-  const spec = { realm: 'r', bearer: { tokensFile: 'x', tokensEnv: undefined }, basic: { usersFile: 'y' }, key: 'auth', at: { line: 1, column: 1 }, credentials: null }
+  const spec = { realm: 'r', maxFailures: 10, failureWindowMs: 60_000, bearer: { tokensFile: 'x', tokensEnv: undefined }, basic: { usersFile: 'y' }, key: 'auth', at: { line: 1, column: 1 }, credentials: null }
   await t.rejects(authenticate(spec, { bearer: TOKEN, basic: undefined }), /credentials of auth were not loaded/)
   const { tokenDigest } = await import('../../src/security/credentials.js')
   const loaded = { ...spec, credentials: { tokens: [{ name: 'a', digest: tokenDigest('other-token-xxxxxxxx') }, { name: 'ci', digest: tokenDigest(TOKEN) }], users: new Map([['al', hash]]), dummyHash: bcrypt.hashSync('x', 4) } }
