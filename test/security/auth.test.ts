@@ -15,7 +15,7 @@ import { buildServer } from '../../src/server.js'
 import { connect, refusedUpgrade, upgradeStatus } from '../helpers/client.js'
 import { rawConnect, upgradeRequest } from '../helpers/raw.js'
 import { stillServes } from '../helpers/security.js'
-import { node, q, startServer } from '../helpers/server.js'
+import { fixture, node, q, startServer } from '../helpers/server.js'
 
 const TOKEN = 'tok-0123456789abcdef-SECRET'
 const basic = (user: string, password: string): string => `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`
@@ -194,4 +194,42 @@ t.test('a client that resets during the credential check leaves no session slot 
   t.same(await next.received(1), ['the slot is free'])
   next.ws.close()
   await next.closed
+})
+
+t.test('with top-level auth the server endpoints require it too; health and readiness stay open', async (t) => {
+  const { tokens } = await accounts(t)
+  const s = await startServer(t, `console: true
+static: { dir: ${q(fixture('www'))}, prefix: /app }
+auth: { bearer: { tokensFile: ${q(tokens)} } }
+routes:
+  /echo:
+    command: [cat]
+  /open:
+    command: [cat]
+    auth: false
+`)
+  const status = async (path: string, token?: string): Promise<number> => {
+    const res = await fetch(`http://127.0.0.1:${s.port}${path}`, token === undefined ? {} : { headers: { Authorization: `Bearer ${token}` } })
+    await res.arrayBuffer()
+    return res.status
+  }
+  for (const path of ['/', '/asyncapi.json', '/_wsexec/client.js', '/app/index.html', '/metrics', '/nope']) {
+    t.equal(await status(path), 401, `${path} without credentials`)
+    t.equal(await status(path, 'wrong-token-0123456789'), 401, `${path} with a wrong token`)
+  }
+  for (const path of ['/', '/asyncapi.json', '/_wsexec/client.js', '/app/index.html', '/metrics']) t.equal(await status(path, TOKEN), 200, `${path} with the token`)
+  t.equal(await status('/healthz'), 200)
+  t.equal(await status('/readyz'), 200)
+  t.equal(await status('/open'), 426, 'a route without auth stays open')
+})
+
+t.test('metrics on their own port need no credentials', async (t) => {
+  const { tokens } = await accounts(t)
+  const app = await buildServer({ config: await loadSecurityFiles(parseConfig(`metrics: { port: 0 }\nauth: { bearer: { tokensFile: ${q(tokens)} } }\nroutes:\n  /echo:\n    command: [cat]\n`, 't.yaml', '/'), {}), logger: pino({ level: 'silent' }) })
+  const metrics = app.wsexec.metricsServer
+  t.teardown(() => metrics?.close())
+  await metrics?.listen({ host: '127.0.0.1', port: 0 })
+  const res = await fetch(`http://127.0.0.1:${(metrics?.server.address() as { port: number }).port}/metrics`)
+  t.equal(res.status, 200)
+  t.match(await res.text(), /wsexec_sessions_active/)
 })
