@@ -1,9 +1,9 @@
-import { RateLimiterMemory } from 'rate-limiter-flexible'
+import { RateLimiterMemory, type RateLimiterRes } from 'rate-limiter-flexible'
 import type { AuthSpec } from '../config/security.js'
 
 /**
  * Failed authentications by client address, for each `auth` block: after `maxFailures` within
- * `failureWindowMs` (counted from the first), the address is refused until the window ends.
+ * `failureWindowMs` (counted from the first attempt), the address is refused until the window ends.
  * A block whose `maxFailures` or `failureWindowMs` is 0 is not limited.
  */
 export class AuthFailures {
@@ -20,15 +20,25 @@ export class AuthFailures {
     return limiter
   }
 
-  /** Whole seconds until `client` may try `spec` again (at least 1), or 0 when it may now. */
-  async retryAfter (spec: AuthSpec, client: string): Promise<number> {
-    const res = await this.#limiter(spec)?.get(client)
-    if (res === undefined || res === null || res.consumedPoints < spec.maxFailures) return 0
-    return Math.max(1, Math.ceil(res.msBeforeNext / 1000))
+  /**
+   * Counts an attempt of `client` on `spec` before its credentials are checked (so no more checks
+   * than `maxFailures` can be under way at once): 0 when it may go ahead, else the whole seconds
+   * until the window ends (at least 1).
+   */
+  async attempt (spec: AuthSpec, client: string): Promise<number> {
+    const limiter = this.#limiter(spec)
+    if (limiter === undefined) return 0
+    try {
+      await limiter.consume(client)
+      return 0
+    } catch (res) {
+      // The memory store rejects with the limiter's result only, never with an error.
+      return Math.max(1, Math.ceil((res as RateLimiterRes).msBeforeNext / 1000))
+    }
   }
 
-  /** Counts one failed authentication of `client` against `spec`. */
-  async failed (spec: AuthSpec, client: string): Promise<void> {
-    await this.#limiter(spec)?.penalty(client)
+  /** Gives back the attempt of `client` on `spec`: its credentials were right. */
+  async succeeded (spec: AuthSpec, client: string): Promise<void> {
+    await this.#limiter(spec)?.reward(client)
   }
 }

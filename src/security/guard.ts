@@ -37,19 +37,21 @@ function certificateIdentity (request: FastifyRequest): Identity | undefined | n
 }
 
 /**
- * Checks the credentials of a request against `spec` for `resource` (named in the refusal):
- * 429 while its address has failed too often, else 401 when they prove no one (a failure is
- * counted when credentials were presented). The client address honours `trustProxy`.
+ * Checks the credentials of a request against `spec` for `resource` (named in the refusal): 401
+ * without any; 429 while its address has failed too often (counted before the check, given
+ * back when it succeeds); 401 when they prove no one. The client address honours `trustProxy`.
  */
 export async function checkCredentials (request: FastifyRequest, spec: AuthSpec, resource: string, failures: AuthFailures): Promise<Identity | Refusal> {
-  const client = request.ip ?? ''
-  const wait = await failures.retryAfter(spec, client)
-  if (wait > 0) return { refusal: new errors.TOO_MANY_AUTH_FAILURES(resource), headers: { 'retry-after': String(wait) } }
+  const unauthorized = { refusal: new errors.UNAUTHORIZED(resource), headers: { 'www-authenticate': challenges(spec) } }
   const presented = presentedCredentials(request.raw.headers, request.url)
+  if (presented.bearer === undefined && presented.basic === undefined) return unauthorized
+  const client = request.ip ?? ''
+  const wait = await failures.attempt(spec, client)
+  if (wait > 0) return { refusal: new errors.TOO_MANY_AUTH_FAILURES(resource), headers: { 'retry-after': String(wait) } }
   const identity = await authenticate(spec, presented)
-  if (identity !== undefined) return identity
-  if (presented.bearer !== undefined || presented.basic !== undefined) await failures.failed(spec, client)
-  return { refusal: new errors.UNAUTHORIZED(resource), headers: { 'www-authenticate': challenges(spec) } }
+  if (identity === undefined) return unauthorized
+  await failures.succeeded(spec, client)
+  return identity
 }
 
 /**
