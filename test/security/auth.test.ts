@@ -159,6 +159,7 @@ t.test('bcrypt runs off the event loop: the loop stays idle while passwords are 
   t.same(statuses, [401, 401, 401, 401], 'maxFailures: 0 never limits')
   // bcryptjs on the main thread kept the loop busy all along (utilization close to 1).
   t.ok(loop.utilization < 0.5, `the event loop was mostly idle (${loop.utilization.toFixed(2)})`)
+  t.equal(await upgradeStatus(`${s.url}/echo`, { headers: { Authorization: basic('alice', 'wonderland') } }), 101, 'the right password still opens')
 })
 
 t.test('a client that resets during the credential check leaves no session slot behind', async (t) => {

@@ -8,6 +8,7 @@ import { parseConfig } from '../../src/config/load.js'
 import { buildServer } from '../../src/server.js'
 import { hostAllowed, hostPattern, hostsFor, isLoopback, LOOPBACK_HOSTS } from '../../src/security/hosts.js'
 import { connect, refusedUpgrade } from '../helpers/client.js'
+import { rawConnect, statusOf } from '../helpers/raw.js'
 import { fixture, startServer } from '../helpers/server.js'
 
 /** A plain GET over TCP (`port`) or a Unix socket (`socketPath`) with the given Host header. */
@@ -70,7 +71,12 @@ t.test('on loopback, DNS rebinding is refused with 403 before anything else, on 
   c.ws.close()
   await c.closed
   t.equal(s.logs.filter((r) => r.msg === 'session start').length, 1, 'only the allowed host got a process')
-  t.match(await s.app.wsexec.metrics.registry.getSingleMetricAsString('wsexec_requests_refused_total'), /reason="host_not_allowed"} 10/)
+  // HTTP/1.0 needs no Host: without one there is no allowed name either.
+  const old = await rawConnect(s.port)
+  old.socket.write('GET /healthz HTTP/1.0\r\n\r\n')
+  await old.closed
+  t.equal(statusOf(old.received()), 403, 'no Host on loopback')
+  t.match(await s.app.wsexec.metrics.registry.getSingleMetricAsString('wsexec_requests_refused_total'), /reason="host_not_allowed"} 11/)
 })
 
 t.test('allowedHosts replaces the default; a reload applies it', async (t) => {
