@@ -86,6 +86,11 @@ t.test('allowedHosts replaces the default; a reload applies it', async (t) => {
   t.equal((await get({ port: s.port }, '/healthz', 'localhost')).status, 403, 'the default is replaced')
   s.app.wsexec.reload(parseConfig('allowedHosts: ["*"]\nroutes:\n  /echo:\n    command: [cat]\n', 'next.yaml', '/'))
   t.equal((await get({ port: s.port }, '/healthz', 'anything.example')).status, 200)
+  // With any host allowed, a route still needs a Host (HTTP/1.0 may leave it out).
+  const bare = await rawConnect(s.port)
+  bare.socket.write('GET /echo HTTP/1.0\r\n\r\n')
+  await bare.closed
+  t.equal(statusOf(bare.received()), 400, 'no Host on a route')
 })
 
 t.test('listening on every address, any host is served; on a Unix socket only local names', async (t) => {
