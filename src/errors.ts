@@ -13,10 +13,16 @@ export const errors = {
   DRAINING: createError('WSEXEC_ERR_DRAINING', 'The server is shutting down and accepts no new sessions', 503),
   /** The upgrade request breaks RFC 6455 in a way ws does not check, such as a missing Host header. */
   BAD_HANDSHAKE: createError('WSEXEC_ERR_BAD_HANDSHAKE', 'Bad WebSocket handshake: %s', 400),
+  /** The request's Host is not one of `allowedHosts` (by default, on loopback: localhost names only): DNS rebinding. */
+  HOST_NOT_ALLOWED: createError('WSEXEC_ERR_HOST_NOT_ALLOWED', 'Host %s is not allowed: add it to allowedHosts', 403),
   /** The request's Origin is not allowed on the route (cross-site WebSocket hijacking), or it has none and one is required. */
   ORIGIN_NOT_ALLOWED: createError('WSEXEC_ERR_ORIGIN_NOT_ALLOWED', 'Origin %s may not connect to %s', 403),
   /** The route needs credentials the request did not carry or that are wrong. */
   UNAUTHORIZED: createError('WSEXEC_ERR_UNAUTHORIZED', '%s needs authentication', 401),
+  /** The client certificate does not carry exactly one subject CN, so it names no user. */
+  BAD_CLIENT_CERTIFICATE: createError('WSEXEC_ERR_BAD_CLIENT_CERTIFICATE', 'The client certificate must carry exactly one common name (CN)', 401),
+  /** The client address failed authentication `maxFailures` times within `failureWindow`; Retry-After says when to come back. */
+  TOO_MANY_AUTH_FAILURES: createError('WSEXEC_ERR_TOO_MANY_AUTH_FAILURES', 'Too many failed authentications from your address on %s: try again later', 429),
   /** The server (maxSessions) or the route (its maxSessions) is full; Retry-After says when to come back. */
   TOO_MANY_SESSIONS: createError('WSEXEC_ERR_TOO_MANY_SESSIONS', 'Too many sessions on %s: try again later', 503),
   /** The client address has maxSessionsPerClient sessions open already. */

@@ -15,7 +15,9 @@ import { Metrics } from './metrics.js'
 import { restartKeys } from './reload.js'
 import { buildArgv, compileRoutes, matchRoute, type RouteMatch, type RouteTable } from './routes.js'
 import { selectProtocol } from './security/auth.js'
-import { checkRequest, type Pass } from './security/guard.js'
+import { AuthFailures } from './security/failures.js'
+import { checkEndpointRequest, checkRequest, type Pass } from './security/guard.js'
+import { hostAllowed, hostsFor } from './security/hosts.js'
 import { SessionCounter } from './security/limits.js'
 import { visibleRequest } from './security/secrets.js'
 import { transportOptions } from './security/tls.js'
@@ -105,6 +107,7 @@ export async function buildServer (options: ServerOptions): Promise<FastifyInsta
   const metrics = new Metrics()
   const { health, metrics: metricsConfig, security } = options.config
   const counter = new SessionCounter(security)
+  const failures = new AuthFailures()
   /** The certificate, key and CA new TLS handshakes use. */
   let pem = security.tls?.pem ?? null
   /** Aborted by {@link WsexecState.kill}: nothing waits for sessions any more. */
@@ -133,6 +136,13 @@ export async function buildServer (options: ServerOptions): Promise<FastifyInsta
   const refuse = (reply: FastifyReply, err: FastifyError): FastifyReply => {
     metrics.refused(err.code.replace('WSEXEC_ERR_', '').toLowerCase())
     return reply.send(err)
+  }
+
+  // The server's own endpoints (console, AsyncAPI document, browser and static files, metrics on
+  // the main port) require the top level's auth; health and readiness never do.
+  const endpointGuard = async (request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply | undefined> => {
+    const verdict = await checkEndpointRequest(request, routing.config.auth, pathOf(request), failures)
+    return verdict === undefined ? undefined : refuse(reply.headers(verdict.headers), verdict.refusal)
   }
 
   async function drain (timeoutMs = routing.config.shutdown.drainTimeoutMs): Promise<void> {
@@ -196,6 +206,19 @@ export async function buildServer (options: ServerOptions): Promise<FastifyInsta
     }
   })
 
+  // Before anything else, on every server: a Host that is not allowed is DNS rebinding (or a
+  // misdirected request). The default depends on where the connection came in.
+  const hostGuard = (listenHost: string) => (request: FastifyRequest, reply: FastifyReply, done: () => void): void => {
+    const { host } = request.raw.headers
+    if (host === undefined && request.ws) refuse(reply, new errors.BAD_HANDSHAKE('no Host header'))
+    else if (hostAllowed(hostsFor(routing.config.security.allowedHosts, request.raw.socket.localAddress, listenHost), host)) done()
+    else refuse(reply, new errors.HOST_NOT_ALLOWED(host ?? '(none)'))
+  }
+  metricsServer?.addHook('onRequest', hostGuard(metricsConfig.host ?? options.config.listen.host))
+
+  // After @fastify/websocket's own hook, which marks upgrades (refused ones are then closed).
+  app.addHook('onRequest', hostGuard(options.config.listen.host))
+
   // Sessions log their own start and end; a refused request gets one line here.
   app.addHook('onResponse', (request, reply, done) => {
     if (reply.statusCode >= 400) {
@@ -222,7 +245,7 @@ export async function buildServer (options: ServerOptions): Promise<FastifyInsta
   })
   if (metricsConfig.enabled) {
     const target = metricsServer ?? app
-    target.get(metricsConfig.path, { onRequest: plainOnly }, async (_request, reply) => {
+    target.get(metricsConfig.path, { onRequest: metricsServer === undefined ? [plainOnly, endpointGuard] : plainOnly }, async (_request, reply) => {
       reply.type(metrics.registry.contentType)
       return metrics.registry.metrics()
     })
@@ -234,22 +257,27 @@ export async function buildServer (options: ServerOptions): Promise<FastifyInsta
     async onRequest (request: FastifyRequest, reply: FastifyReply) {
       const pathname = pathOf(request)
       const match = matchRoute(routing.table, pathname)
-      // Upgrades to unknown paths are refused before the upgrade; plain GETs may be browser files.
-      if (match === undefined) {
+      // Upgrades to unknown paths are refused before the upgrade; plain GETs may be browser files,
+      // and a plain GET of / the console even where a route at / takes the upgrades.
+      if (match === undefined || (!request.ws && pathname === '/' && options.config.console)) {
         if (request.ws) return refuse(reply, new errors.ROUTE_NOT_FOUND(pathname))
-        return
+        return endpointGuard(request, reply)
       }
       if (draining && request.ws) {
         reply.header('retry-after', String(DRAIN_RETRY_AFTER_SECONDS))
         return refuse(reply, new errors.DRAINING())
       }
       request.wsexecMatch = match
-      const verdict = await checkRequest(request, match.compiled.route, counter)
+      const verdict = await checkRequest(request, match.compiled.route, counter, failures)
       if (verdict.refusal !== undefined) return refuse(reply.headers(verdict.headers), verdict.refusal)
       request.wsexecPass = verdict
-      // Given back when the session ends, or here when the upgrade never happens.
+      // Given back when the session ends, or here when the upgrade never happens: at once when the
+      // client left during the credential check (its 'close' has passed; ws will not upgrade it).
       const admission = verdict.admission
-      if (admission !== undefined) request.raw.socket.once('close', () => { if (request.wsexecPass !== null) admission.release() })
+      const socket = request.raw.socket
+      if (admission === undefined) return
+      if (socket.destroyed) admission.release()
+      else socket.once('close', () => { if (request.wsexecPass !== null) admission.release() })
     },
     handler (request, reply) {
       if (browser(request, reply, request.wsexecMatch !== null)) return

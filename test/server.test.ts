@@ -207,6 +207,17 @@ t.test('the environment is websocketd-compatible and nothing else leaks', async 
   t.same(Object.keys(env).filter((k) => !known.test(k) && !testHarness.test(k)), [], 'no other variable')
 })
 
+t.test('a header named with _ or . cannot pose as another in the environment', async (t) => {
+  const s = await startServer(t, `/env:\n  command: ${node('env.mjs')}\n`)
+  // The genuine header first: before the fix the last of the three became HTTP_X_FORWARDED_USER.
+  const c = connect(`${s.url}/env`, { headers: { 'X-Forwarded-User': 'alice', X_Forwarded_User: 'root', 'X.Forwarded.User': 'admin', 'X~Tilde': 'x' } })
+  const env = JSON.parse((await c.received(1))[0] as string) as Record<string, string>
+  c.ws.close()
+  await c.closed
+  t.equal(env['HTTP_X_FORWARDED_USER'], 'alice', 'only X-Forwarded-User becomes HTTP_X_FORWARDED_USER')
+  t.notOk(Object.values(env).includes('root') || Object.values(env).includes('admin') || 'HTTP_X_TILDE' in env, 'the other names are not passed at all')
+})
+
 t.test('stderr: log, discard, merge and tagged', async (t) => {
   const s = await startServer(t, `
 /log:

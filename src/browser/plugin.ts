@@ -1,3 +1,5 @@
+import { realpath } from 'node:fs/promises'
+import { join, sep } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import fastifyStatic from '@fastify/static'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
@@ -59,7 +61,31 @@ export async function registerBrowser (app: FastifyInstance, config: Config): Pr
       return true
     }
     if (!pathname.startsWith(files.prefix)) return false
-    reply.sendFile(pathname.slice(files.prefix.length - 1), files.dir)
+    sendStatic(reply, pathname.slice(files.prefix.length - 1), files.dir)
     return true
   }
+}
+
+/** Whether `file`, inside `dir` by its name, resolves through symlinks to somewhere outside it. */
+async function leadsOutside (dir: string, file: string): Promise<boolean> {
+  const [inside, real] = await Promise.allSettled([realpath(dir), realpath(file)])
+  // A file that does not exist is left to @fastify/static, which answers 404.
+  if (real.status === 'rejected') return false
+  return inside.status === 'rejected' || (real.value !== inside.value && !real.value.startsWith(inside.value + sep))
+}
+
+/**
+ * Sends `path` (URL form, from `/`) from `dir`: dotfiles (any segment starting with `.`) and
+ * files whose symlinks resolve outside `dir` are not found (404).
+ */
+function sendStatic (reply: FastifyReply, path: string, dir: string): void {
+  // A folder is served as its index.html: that file must stay inside too. A path that leaves
+  // `dir` by its name (`..`) is refused by @fastify/static with 403.
+  const file = join(dir, path.endsWith('/') ? `${path}index.html` : path)
+  // leadsOutside never rejects, and neither callNotFound nor sendFile throws (they answer errors).
+  const check = file.startsWith(dir + sep) ? leadsOutside(dir, file) : Promise.resolve(false)
+  check.then((outside) => {
+    if (outside) reply.callNotFound()
+    else reply.sendFile(path, dir, { dotfiles: 'ignore' })
+  })
 }

@@ -5,7 +5,7 @@ import { ConfigError, type ConfigProblem } from '../errors.js'
 import { toMs } from './duration.js'
 import { PositionFinder, type Position } from './positions.js'
 import { DEFAULTS, type ConfigInput, type RouteInput } from './schema.js'
-import { checkSecurity, defaultAuth, routeSecurity, serverSecurity, type RouteSecurity, type ServerSecurity } from './security.js'
+import { checkSecurity, defaultAuth, routeSecurity, serverSecurity, type AuthSpec, type RouteSecurity, type ServerSecurity } from './security.js'
 import type { RouteSecurityInput } from './security-schema.js'
 import { validateSchema } from './validate.js'
 
@@ -40,6 +40,8 @@ export type Config = Readonly<{
   /** Static files: an absolute folder, a prefix ending in `/`, and where `dir` stands in the source. */
   static: Readonly<{ dir: string, prefix: string, dirAt: Position }> | undefined
   routes: readonly Route[]
+  /** The top level's `auth`: the default of the routes, and what the console, files and metrics on the main port require. */
+  auth: AuthSpec | null
   /** Server-wide security settings (TLS, proxies, timeouts, session limits). */
   security: ServerSecurity
 }>
@@ -196,6 +198,7 @@ function normalise (input: ConfigInput, source: string, baseDir: string, where: 
       ? undefined
       : Object.freeze({ dir: resolve(baseDir, input.static.dir), prefix: withSlash(input.static.prefix ?? DEFAULTS.staticPrefix), dirAt: where(['static', 'dir']) }),
     routes: Object.freeze(routes),
+    auth,
     security: serverSecurity(input, baseDir, where)
   })
 }

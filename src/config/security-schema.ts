@@ -13,7 +13,9 @@ export const SECURITY_DEFAULTS = Object.freeze({
   handshakeTimeout: '5s',
   maxHeaderBytes: 16_384,
   keepAliveTimeout: '5s',
-  realm: 'wsexec'
+  realm: 'wsexec',
+  maxFailures: 10,
+  failureWindow: '1m'
 } as const)
 
 /** Keyword read by the error formatter: the message shown when a union (`anyOf`) fails. */
@@ -36,7 +38,9 @@ const AuthSchema = Type.Object({
   basic: Type.Optional(Type.Object({
     usersFile: Type.String({ minLength: 1, description: 'htpasswd file of user:bcrypt-hash lines' })
   }, { additionalProperties: false })),
-  realm: Type.Optional(Type.String({ minLength: 1, pattern: '^[^"\\\\]*$', default: SECURITY_DEFAULTS.realm }))
+  realm: Type.Optional(Type.String({ minLength: 1, pattern: '^[^"\\\\]*$', default: SECURITY_DEFAULTS.realm })),
+  maxFailures: Type.Optional(Type.Integer({ minimum: 0, default: SECURITY_DEFAULTS.maxFailures, description: 'failed authentications from one client address within failureWindow before it gets 429 (0: no limit)' })),
+  failureWindow: Type.Optional(Duration('how long failures are counted from the first one; after maxFailures the address is refused until it ends', SECURITY_DEFAULTS.failureWindow))
 }, { additionalProperties: false, minProperties: 1, description: 'authentication; false on a route turns the server default off' })
 
 const Auth = Type.Union([AuthSchema, Type.Literal(false)], { [MESSAGE]: 'must be an object with bearer and/or basic, or false' })
@@ -67,6 +71,9 @@ export const SERVER_SECURITY = {
     key: Type.String({ minLength: 1, description: 'PEM private key file' }),
     ca: Type.Optional(Type.String({ minLength: 1, description: 'PEM CA file: client certificates are then required' }))
   }, { additionalProperties: false, description: 'serve https/wss' })),
+  allowedHosts: Type.Optional(Type.Array(Type.String({ minLength: 1 }), {
+    description: 'Host header names served: exact names or addresses, *.suffix, or * (ports ignored); default: on a loopback address or a Unix socket localhost, *.localhost, 127.0.0.1 and [::1] only, else any'
+  })),
   trustProxy: Type.Optional(Type.Array(Type.String({ minLength: 1 }), {
     description: 'addresses (or CIDR ranges) of proxies whose X-Forwarded-For is believed'
   })),

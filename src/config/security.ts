@@ -1,6 +1,7 @@
 import { isIP } from 'node:net'
 import { resolve } from 'node:path'
 import type { ConfigProblem } from '../errors.js'
+import { hostPattern } from '../security/hosts.js'
 import { isOriginPattern } from '../security/origin.js'
 import { toMs } from './duration.js'
 import type { Position } from './positions.js'
@@ -19,6 +20,9 @@ export interface Credentials {
 /** A normalised `auth` block: files absolute; `credentials` is null until the files are read. */
 export type AuthSpec = Readonly<{
   realm: string
+  /** Failed authentications from one client address within `failureWindowMs` before it gets 429; 0 for no limit. */
+  maxFailures: number
+  failureWindowMs: number
   bearer: Readonly<{ tokensFile: string | undefined, tokensEnv: string | undefined }> | null
   basic: Readonly<{ usersFile: string }> | null
   /** The dotted key of the block, such as `routes./sh.auth`, and where it is written. */
@@ -56,6 +60,8 @@ export type RouteSecurity = Readonly<{
 /** Server-wide security settings. */
 export type ServerSecurity = Readonly<{
   tls: TlsSpec | null
+  /** `Host` patterns served (normalised by `hostPattern`), or null for the default of the listen address. */
+  allowedHosts: readonly string[] | null
   /** Proxies whose X-Forwarded-For is believed, or null to ignore the header. */
   trustProxy: readonly string[] | null
   pingIntervalMs: number
@@ -84,6 +90,9 @@ export function checkSecurity (input: RouteSecurityInput & ServerSecurityInput, 
   if (bearer?.tokensFile !== undefined && bearer.tokensEnv !== undefined) {
     out.push(problem([...at, 'auth', 'bearer'], 'give tokensFile or tokensEnv, not both'))
   }
+  for (const [i, host] of (input.allowedHosts ?? []).entries()) {
+    if (hostPattern(host) === undefined) out.push(problem([...at, 'allowedHosts', String(i)], `${JSON.stringify(host)} is not a host name, an IP address, *.suffix or * (without a port)`))
+  }
   for (const [i, address] of (input.trustProxy ?? []).entries()) {
     if (!isAddressOrRange(address)) out.push(problem([...at, 'trustProxy', String(i)], `${JSON.stringify(address)} is not an IP address or CIDR range`))
   }
@@ -105,6 +114,8 @@ function isAddressOrRange (text: string): boolean {
 function authSpec (auth: AuthInput, key: readonly string[], baseDir: string, where: Where): AuthSpec {
   return Object.freeze({
     realm: auth.realm ?? SECURITY_DEFAULTS.realm,
+    maxFailures: auth.maxFailures ?? SECURITY_DEFAULTS.maxFailures,
+    failureWindowMs: toMs(auth.failureWindow ?? SECURITY_DEFAULTS.failureWindow),
     bearer: auth.bearer === undefined
       ? null
       : Object.freeze({
@@ -131,6 +142,7 @@ export function serverSecurity (input: ServerSecurityInput, baseDir: string, whe
         at: where(['tls']),
         pem: null
       }),
+    allowedHosts: input.allowedHosts === undefined ? null : Object.freeze(input.allowedHosts.map((h) => hostPattern(h) as string)),
     trustProxy: input.trustProxy === undefined ? null : Object.freeze([...input.trustProxy]),
     pingIntervalMs: toMs(input.pingInterval ?? SECURITY_DEFAULTS.pingInterval),
     handshakeTimeoutMs: toMs(input.handshakeTimeout ?? SECURITY_DEFAULTS.handshakeTimeout),

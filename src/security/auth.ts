@@ -1,8 +1,8 @@
 import { timingSafeEqual } from 'node:crypto'
 import type { IncomingHttpHeaders } from 'node:http'
-import bcrypt from 'bcryptjs'
 import type { AuthSpec, Credentials } from '../config/security.js'
 import { tokenDigest } from './credentials.js'
+import { comparePassword } from './passwords.js'
 
 /** Prefix of a `Sec-WebSocket-Protocol` entry that carries a bearer token (browsers cannot set headers). */
 export const BEARER_PROTOCOL_PREFIX = 'bearer.'
@@ -57,7 +57,7 @@ function checkToken (credentials: Credentials, token: string): Identity | undefi
 async function checkPassword (credentials: Credentials, user: string, password: string): Promise<Identity | undefined> {
   const hash = credentials.users.get(user)
   // An unknown user costs one bcrypt comparison too, so timing does not tell which users exist.
-  const ok = await bcrypt.compare(password, hash ?? credentials.dummyHash)
+  const ok = await comparePassword(password, hash ?? credentials.dummyHash)
   return ok && hash !== undefined ? { name: user, type: 'Basic' } : undefined
 }
 

@@ -40,9 +40,10 @@ export async function loadSecurityFiles (config: Config, serverEnv: Readonly<Rec
   // Routes that inherit the top level's auth share one spec: read it once.
   const routes: Route[] = []
   for (const route of config.routes) routes.push(Object.freeze({ ...route, auth: await loadAuth(route.auth) }))
+  const auth = await loadAuth(config.auth)
   const tls = config.security.tls === null ? null : await readTls(config.security.tls, (key, message) => problems.push({ file: config.source, ...(config.security.tls as TlsSpec).at, key: `tls.${key}`, message }))
   if (problems.length > 0) throw new ConfigError(problems)
-  return Object.freeze({ ...config, routes: Object.freeze(routes), security: Object.freeze({ ...config.security, tls }) })
+  return Object.freeze({ ...config, routes: Object.freeze(routes), auth, security: Object.freeze({ ...config.security, tls }) })
 }
 
 async function readText (path: string, key: string, fail: Fail): Promise<string | undefined> {

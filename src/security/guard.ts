@@ -1,8 +1,10 @@
 import type { TLSSocket } from 'node:tls'
 import type { FastifyError, FastifyRequest } from 'fastify'
 import type { Route } from '../config/load.js'
+import type { AuthSpec } from '../config/security.js'
 import { errors } from '../errors.js'
 import { authenticate, challenges, presentedCredentials, type Identity } from './auth.js'
+import type { AuthFailures } from './failures.js'
 import type { Admission, SessionCounter } from './limits.js'
 import { originAllowed } from './origin.js'
 
@@ -22,28 +24,65 @@ export interface Refusal {
   readonly headers: Readonly<Record<string, string | string[]>>
 }
 
-/** The subject CN of a verified client certificate, when the server asks for one. */
-function certificateIdentity (request: FastifyRequest): Identity | undefined {
+/**
+ * The subject CN of a verified client certificate, when the server asks for one; null when the
+ * certificate carries no CN or several (it then names no one).
+ */
+function certificateIdentity (request: FastifyRequest): Identity | undefined | null {
   const socket = request.raw.socket as Partial<TLSSocket>
   if (socket.authorized !== true) return undefined
-  // A subject with several CNs gives an array: String() joins it.
-  return { name: String((socket as TLSSocket).getPeerCertificate().subject.CN), type: 'Certificate' }
+  // Several CNs come as an array, none as undefined.
+  const cn: unknown = (socket as TLSSocket).getPeerCertificate().subject.CN
+  return typeof cn === 'string' ? { name: cn, type: 'Certificate' } : null
 }
 
 /**
- * Checks a request for `route` in order: origin (403), credentials (401), then, for upgrades,
- * the session limits (503 server or route full, 429 this client has too many).
+ * Checks the credentials of a request against `spec` for `resource` (named in the refusal): 401
+ * without any; 429 while its address has failed too often (counted before the check, given
+ * back when it succeeds); 401 when they prove no one. The client address honours `trustProxy`.
  */
-export async function checkRequest (request: FastifyRequest, route: Route, counter: SessionCounter): Promise<Pass | Refusal> {
+export async function checkCredentials (request: FastifyRequest, spec: AuthSpec, resource: string, failures: AuthFailures): Promise<Identity | Refusal> {
+  const unauthorized = { refusal: new errors.UNAUTHORIZED(resource), headers: { 'www-authenticate': challenges(spec) } }
+  const presented = presentedCredentials(request.raw.headers, request.url)
+  if (presented.bearer === undefined && presented.basic === undefined) return unauthorized
+  const client = request.ip ?? ''
+  const wait = await failures.attempt(spec, client)
+  if (wait > 0) return { refusal: new errors.TOO_MANY_AUTH_FAILURES(resource), headers: { 'retry-after': String(wait) } }
+  const identity = await authenticate(spec, presented)
+  if (identity === undefined) return unauthorized
+  await failures.succeeded(spec, client)
+  return identity
+}
+
+/**
+ * Checks a request for one of the server's own endpoints at `resource` (console, AsyncAPI
+ * document, browser and static files, metrics on the main port): the client certificate must
+ * name one user (401), and the top level's `auth`, when set, must accept the credentials.
+ */
+export async function checkEndpointRequest (request: FastifyRequest, auth: AuthSpec | null, resource: string, failures: AuthFailures): Promise<Refusal | undefined> {
+  if (certificateIdentity(request) === null) return { refusal: new errors.BAD_CLIENT_CERTIFICATE(), headers: {} }
+  if (auth === null) return undefined
+  const verdict = await checkCredentials(request, auth, resource, failures)
+  return 'refusal' in verdict ? verdict : undefined
+}
+
+/**
+ * Checks a request for `route` in order: origin (403), client certificate and credentials (401,
+ * or 429 after too many failures), then, for upgrades, the session limits (503 server or route
+ * full, 429 this client has too many).
+ */
+export async function checkRequest (request: FastifyRequest, route: Route, counter: SessionCounter, failures: AuthFailures): Promise<Pass | Refusal> {
   const { headers } = request.raw
   if (headers.host === undefined) return { refusal: new errors.BAD_HANDSHAKE('no Host header'), headers: {} }
   if (!originAllowed(route, headers.origin, headers.host)) {
     return { refusal: new errors.ORIGIN_NOT_ALLOWED(headers.origin ?? '(none)', route.path), headers: {} }
   }
   let identity = certificateIdentity(request)
+  if (identity === null) return { refusal: new errors.BAD_CLIENT_CERTIFICATE(), headers: {} }
   if (route.auth !== null) {
-    identity = await authenticate(route.auth, presentedCredentials(headers, request.url))
-    if (identity === undefined) return { refusal: new errors.UNAUTHORIZED(route.path), headers: { 'www-authenticate': challenges(route.auth) } }
+    const verdict = await checkCredentials(request, route.auth, route.path, failures)
+    if ('refusal' in verdict) return verdict
+    identity = verdict
   }
   if (!request.ws) return { identity, admission: undefined }
   const admission = counter.admit(route.path, route, request.ip)

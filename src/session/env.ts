@@ -17,6 +17,8 @@ export interface RequestInfo {
 
 // The `Proxy` header would become HTTP_PROXY in the child (httpoxy): never hand it down.
 const DROPPED_HEADERS = new Set(['proxy'])
+// Only these names map one-to-one onto HTTP_<NAME>: with `_` or `.`, `X_User` could pose as `X-User` (Apache's CGI drops them too).
+const PASSED_HEADER_NAME = /^[A-Za-z0-9-]+$/
 
 /**
  * The part of a route's environment that is the same for every session: the variables of
@@ -45,15 +47,15 @@ export function routeEnvironment (route: Route, serverEnv: Readonly<Record<strin
 
 /**
  * The whole environment of one session's program, websocketd-compatible: the route's constant
- * part, `HTTP_<HEADER>` for each request header, the request's CGI variables, the path
+ * part, `HTTP_<HEADER>` for each request header named with letters, digits and `-` only, the request's CGI variables, the path
  * parameters as `WSEXEC_PARAM_<NAME>`, and last the route's own `env`.
  */
 export function sessionEnvironment (base: Readonly<Record<string, string>>, route: Route, request: RequestInfo, params: Readonly<Record<string, string>>, sessionId: string): Record<string, string> {
   const env: Record<string, string> = { ...base }
   for (const name in request.headers) {
-    if (DROPPED_HEADERS.has(name)) continue
+    if (DROPPED_HEADERS.has(name) || !PASSED_HEADER_NAME.test(name)) continue
     const value = request.headers[name] as string | string[]
-    env[`HTTP_${name.toUpperCase().replace(/[^A-Z0-9]/g, '_')}`] = Array.isArray(value) ? value.join(', ') : value
+    env[`HTTP_${name.toUpperCase().replaceAll('-', '_')}`] = Array.isArray(value) ? value.join(', ') : value
   }
   const query = request.url.indexOf('?')
   const host = request.headers.host ?? ''

@@ -1,4 +1,7 @@
+import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises'
 import { request } from 'node:http'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import t from 'tap'
 import { connect, upgradeStatus } from '../helpers/client.js'
 import { fixture, startServer } from '../helpers/server.js'
@@ -72,6 +75,34 @@ t.test('static files at /: routes win, unknown files are 404, upgrades never rea
   t.equal((await get(s.port, '/sub/../../package.json')).status, 403)
   t.equal(await upgradeStatus(`${s.url}/index.html`), 404)
   t.equal(s.logs.filter((r) => r.msg === 'session start').length, 0)
+})
+
+t.test('static files stay inside static.dir: no dotfiles, no symlink that leads outside', async (t) => {
+  const base = await mkdtemp(join(tmpdir(), 'wsexec-static-'))
+  t.teardown(() => rm(base, { recursive: true, force: true }))
+  const dir = join(base, 'www')
+  const outside = join(base, 'secret')
+  await mkdir(join(dir, '.git'), { recursive: true })
+  await mkdir(join(dir, 'sub'))
+  await mkdir(outside)
+  await writeFile(join(outside, 'key.txt'), 'secret\n')
+  await writeFile(join(outside, 'index.html'), 'secret index\n')
+  await writeFile(join(dir, 'page.html'), 'page\n')
+  await writeFile(join(dir, '.env'), 'TOKEN=secret\n')
+  await writeFile(join(dir, '.git', 'config'), 'secret\n')
+  await symlink(join(outside, 'key.txt'), join(dir, 'leak.txt'))
+  await symlink(outside, join(dir, 'out'))
+  await symlink(join(outside, 'index.html'), join(dir, 'sub', 'index.html'))
+  await symlink(join(dir, 'page.html'), join(dir, 'alias.html'))
+  const s = await startServer(t, `static: { dir: ${JSON.stringify(dir)}, prefix: /app }\nroutes:\n  /echo:\n    command: [cat]\n`)
+  t.equal((await get(s.port, '/app/page.html')).body, 'page\n')
+  t.equal((await get(s.port, '/app/alias.html')).body, 'page\n', 'a symlink that stays inside is followed')
+  for (const path of ['/app/.env', '/app/.git/config', '/app/%2eenv', '/app/leak.txt', '/app/out/key.txt', '/app/out/', '/app/sub/']) {
+    const r = await get(s.port, path)
+    t.equal(r.status, 404, path)
+    t.notMatch(r.body, /secret/, `${path} shows nothing of it`)
+  }
+  t.equal((await get(s.port, '/app/out')).status, 404, 'a folder symlink is not even redirected')
 })
 
 t.test('static files under a prefix, next to the console', async (t) => {

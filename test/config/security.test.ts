@@ -5,7 +5,7 @@ const parse = (yaml: string) => parseConfig(yaml, 'c.yaml', '/base')
 
 t.test('defaults are safe but out of the way', async (t) => {
   const c = parse('routes:\n  /a:\n    command: [cat]\n')
-  t.same(c.security, { tls: null, trustProxy: null, pingIntervalMs: 30_000, handshakeTimeoutMs: 5000, maxHeaderBytes: 16_384, maxSessions: 1000, maxSessionsPerClient: 100, maxConnections: 2000, keepAliveTimeoutMs: 5000 })
+  t.same(c.security, { tls: null, allowedHosts: null, trustProxy: null, pingIntervalMs: 30_000, handshakeTimeoutMs: 5000, maxHeaderBytes: 16_384, maxSessions: 1000, maxSessionsPerClient: 100, maxConnections: 2000, keepAliveTimeoutMs: 5000 })
   t.match(c.routes[0], { origins: null, requireOrigin: false, auth: null, passHeaders: [], maxSessions: 0, maxSessionsPerClient: 0, maxMessageBytes: 1_048_576, idleTimeoutMs: 0, maxLifetimeMs: 0 })
 })
 
@@ -15,8 +15,9 @@ requireOrigin: true
 idleTimeout: 5m
 maxLifetime: 1h
 maxMessageBytes: 100
-auth: { bearer: { tokensFile: tokens }, realm: top }
+auth: { bearer: { tokensFile: tokens }, realm: top, maxFailures: 3, failureWindow: 10s }
 tls: { cert: c.pem, key: k.pem }
+allowedHosts: [Example.COM, "*.example.net", "::1", "[fe80::1]", 10.0.0.5, "*"]
 trustProxy: [10.0.0.1, "fd00::/8"]
 pingInterval: 0
 routes:
@@ -33,15 +34,17 @@ routes:
     auth: { basic: { usersFile: /etc/users } }
     passHeaders: [Cookie]
 `)
-  t.match(c.routes[0], { origins: ['https://a.com'], requireOrigin: true, idleTimeoutMs: 300_000, maxLifetimeMs: 3_600_000, maxMessageBytes: 100, auth: { realm: 'top', bearer: { tokensFile: '/base/tokens' }, basic: null, key: 'auth', at: { line: 6, column: 7 } } })
-  t.match(c.routes[1], { origins: ['*'], requireOrigin: false, idleTimeoutMs: 0, maxMessageBytes: 5, maxSessions: 3, maxSessionsPerClient: 1, passHeaders: ['cookie'], auth: { realm: 'wsexec', bearer: null, basic: { usersFile: '/etc/users' }, key: 'routes./b.auth' } })
-  t.match(c.security, { tls: { cert: '/base/c.pem', key: '/base/k.pem', ca: undefined, pem: null }, trustProxy: ['10.0.0.1', 'fd00::/8'], pingIntervalMs: 0 })
+  t.match(c.routes[0], { origins: ['https://a.com'], requireOrigin: true, idleTimeoutMs: 300_000, maxLifetimeMs: 3_600_000, maxMessageBytes: 100, auth: { realm: 'top', maxFailures: 3, failureWindowMs: 10_000, bearer: { tokensFile: '/base/tokens' }, basic: null, key: 'auth', at: { line: 6, column: 7 } } })
+  t.match(c.routes[1], { origins: ['*'], requireOrigin: false, idleTimeoutMs: 0, maxMessageBytes: 5, maxSessions: 3, maxSessionsPerClient: 1, passHeaders: ['cookie'], auth: { realm: 'wsexec', maxFailures: 10, failureWindowMs: 60_000, bearer: null, basic: { usersFile: '/etc/users' }, key: 'routes./b.auth' } })
+  t.equal(c.auth, c.routes[0]?.auth, 'the top level auth is kept for the server endpoints')
+  t.match(c.security, { tls: { cert: '/base/c.pem', key: '/base/k.pem', ca: undefined, pem: null }, trustProxy: ['10.0.0.1', 'fd00::/8'], pingIntervalMs: 0, allowedHosts: ['example.com', '*.example.net', '[::1]', '[fe80::1]', '10.0.0.5', '*'] })
 })
 
 t.test('bad security settings are reported with file:line:column:key', async (t) => {
   t.throws(() => parse(`origins: [example.com, "https://*.a.com", "*"]
 trustProxy: [10.0.0.1/33, nope, "::1/129", 1.2.3.4/x, 1.2.3.4/8/9]
 auth: { bearer: { tokensFile: a, tokensEnv: B } }
+allowedHosts: ["localhost:8080", "a.*.com", "[nope]", "*.", "http://x"]
 routes:
   /a:
     command: [cat]
@@ -58,7 +61,12 @@ routes:
       'c.yaml:2:44: trustProxy.3: "1.2.3.4/x" is not an IP address or CIDR range',
       'c.yaml:2:55: trustProxy.4: "1.2.3.4/8/9" is not an IP address or CIDR range',
       'c.yaml:3:17: auth.bearer: give tokensFile or tokensEnv, not both',
-      'c.yaml:9:15: routes./b.origins.0: "https://a.com/" is not an origin (scheme://host[:port], *.host, null or *)'
+      'c.yaml:4:16: allowedHosts.0: "localhost:8080" is not a host name, an IP address, *.suffix or * (without a port)',
+      'c.yaml:4:34: allowedHosts.1: "a.*.com" is not a host name, an IP address, *.suffix or * (without a port)',
+      'c.yaml:4:45: allowedHosts.2: "[nope]" is not a host name, an IP address, *.suffix or * (without a port)',
+      'c.yaml:4:55: allowedHosts.3: "*." is not a host name, an IP address, *.suffix or * (without a port)',
+      'c.yaml:4:61: allowedHosts.4: "http://x" is not a host name, an IP address, *.suffix or * (without a port)',
+      'c.yaml:10:15: routes./b.origins.0: "https://a.com/" is not an origin (scheme://host[:port], *.host, null or *)'
     ].join('\n')
   })
   t.throws(() => parse('routes:\n  /a:\n    command: [cat]\n    auth: { digest: {} }\n    idleTimeout: soon\n'), {

@@ -1,13 +1,21 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { performance } from 'node:perf_hooks'
 import bcrypt from 'bcryptjs'
-import t from 'tap'
+import type { FastifyRequest } from 'fastify'
+import { pino } from 'pino'
+import t, { type Test } from 'tap'
 import WebSocket from 'ws'
+import { resolveExecutables } from '../../src/config/executables.js'
+import { parseConfig } from '../../src/config/load.js'
 import { authenticate, challenges, presentedCredentials, selectProtocol } from '../../src/security/auth.js'
-import { connect, upgradeStatus } from '../helpers/client.js'
+import { loadSecurityFiles } from '../../src/security/credentials.js'
+import { buildServer } from '../../src/server.js'
+import { connect, refusedUpgrade, upgradeStatus } from '../helpers/client.js'
+import { rawConnect, upgradeRequest } from '../helpers/raw.js'
 import { stillServes } from '../helpers/security.js'
-import { node, q, startServer } from '../helpers/server.js'
+import { fixture, node, q, startServer } from '../helpers/server.js'
 
 const TOKEN = 'tok-0123456789abcdef-SECRET'
 const basic = (user: string, password: string): string => `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`
@@ -30,7 +38,7 @@ t.test('the subprotocol answered is never a token', async (t) => {
 
 t.test('authenticate checks tokens and bcrypt passwords, and needs loaded credentials', async (t) => {
   const hash = bcrypt.hashSync('pw', 4)
-  const spec = { realm: 'r', bearer: { tokensFile: 'x', tokensEnv: undefined }, basic: { usersFile: 'y' }, key: 'auth', at: { line: 1, column: 1 }, credentials: null }
+  const spec = { realm: 'r', maxFailures: 10, failureWindowMs: 60_000, bearer: { tokensFile: 'x', tokensEnv: undefined }, basic: { usersFile: 'y' }, key: 'auth', at: { line: 1, column: 1 }, credentials: null }
   await t.rejects(authenticate(spec, { bearer: TOKEN, basic: undefined }), /credentials of auth were not loaded/)
   const { tokenDigest } = await import('../../src/security/credentials.js')
   const loaded = { ...spec, credentials: { tokens: [{ name: 'a', digest: tokenDigest('other-token-xxxxxxxx') }, { name: 'ci', digest: tokenDigest(TOKEN) }], users: new Map([['al', hash]]), dummyHash: bcrypt.hashSync('x', 4) } }
@@ -103,4 +111,126 @@ routes:
   const everything = JSON.stringify(s.logs)
   t.notOk(everything.includes(TOKEN) || everything.includes('wonderland') || everything.includes(Buffer.from('alice:wonderland').toString('base64')), 'no secret in any log record')
   await stillServes(t, s, '/public')
+})
+
+/** A folder with a token file and an htpasswd file (bcrypt cost `cost`) for alice, removed after the test. */
+async function accounts (t: Test, cost = 4): Promise<{ tokens: string, users: string }> {
+  const dir = await mkdtemp(join(tmpdir(), 'wsexec-auth-'))
+  t.teardown(() => rm(dir, { recursive: true, force: true }))
+  await writeFile(join(dir, 'tokens'), `ci:${TOKEN}\n`)
+  await writeFile(join(dir, 'users'), `alice:${bcrypt.hashSync('wonderland', cost)}\n`)
+  return { tokens: join(dir, 'tokens'), users: join(dir, 'users') }
+}
+
+t.test('failed authentications from one address are rate-limited with 429 and Retry-After', async (t) => {
+  const { tokens, users } = await accounts(t)
+  const s = await startServer(t, `
+trustProxy: [127.0.0.1]
+auth: { bearer: { tokensFile: ${q(tokens)} }, basic: { usersFile: ${q(users)} }, maxFailures: 2, failureWindow: 1m }
+routes:
+  /echo:
+    command: [cat]
+  /other:
+    command: [cat]
+    auth: { bearer: { tokensFile: ${q(tokens)} } }
+`)
+  const from = (address: string, authorization?: string): WebSocket.ClientOptions => ({ headers: { 'X-Forwarded-For': address, ...(authorization === undefined ? {} : { Authorization: authorization }) } })
+  t.equal(await upgradeStatus(`${s.url}/echo`, from('10.0.0.1')), 401, 'no credentials: not a failure')
+  t.equal(await upgradeStatus(`${s.url}/echo`, from('10.0.0.1')), 401)
+  t.equal(await upgradeStatus(`${s.url}/echo`, from('10.0.0.1', basic('alice', 'guess1'))), 401)
+  t.equal(await upgradeStatus(`${s.url}/echo`, from('10.0.0.1', 'Bearer guess-0123456789abcdef')), 401)
+  const limited = await refusedUpgrade(`${s.url}/echo`, from('10.0.0.1', basic('alice', 'wonderland')))
+  t.equal(limited.status, 429, 'even the right password waits: nothing is checked')
+  t.match(JSON.parse(limited.body), { code: 'WSEXEC_ERR_TOO_MANY_AUTH_FAILURES' })
+  const retryAfter = Number(limited.headers['retry-after'])
+  t.ok(retryAfter >= 1 && retryAfter <= 60, `Retry-After within the window (${retryAfter})`)
+  t.equal(await upgradeStatus(`${s.url}/echo`, from('10.0.0.2', basic('alice', 'wonderland'))), 101, 'another address is not affected')
+  t.equal(await upgradeStatus(`${s.url}/other`, from('10.0.0.1', `Bearer ${TOKEN}`)), 101, 'nor another auth block')
+  t.match(await s.app.wsexec.metrics.registry.getSingleMetricAsString('wsexec_requests_refused_total'), /reason="too_many_auth_failures"} 1/)
+})
+
+t.test('bcrypt runs off the event loop: the loop stays idle while passwords are checked', async (t) => {
+  // Cost 12: each check is long enough that the loop's own work is small beside it.
+  const { users } = await accounts(t, 12)
+  const s = await startServer(t, `auth: { basic: { usersFile: ${q(users)} }, maxFailures: 0 }\nroutes:\n  /echo:\n    command: [cat]\n`)
+  const before = performance.eventLoopUtilization()
+  const statuses = await Promise.all(Array.from({ length: 4 }, async (_, i) => upgradeStatus(`${s.url}/echo`, { headers: { Authorization: basic('alice', `wrong-${i}`) } })))
+  const loop = performance.eventLoopUtilization(before)
+  t.same(statuses, [401, 401, 401, 401], 'maxFailures: 0 never limits')
+  // bcryptjs on the main thread kept the loop busy all along (utilization close to 1).
+  t.ok(loop.utilization < 0.5, `the event loop was mostly idle (${loop.utilization.toFixed(2)})`)
+  t.equal(await upgradeStatus(`${s.url}/echo`, { headers: { Authorization: basic('alice', 'wonderland') } }), 101, 'the right password still opens')
+})
+
+t.test('a client that resets during the credential check leaves no session slot behind', async (t) => {
+  const { users } = await accounts(t, 12)
+  const env = { PATH: process.env['PATH'] }
+  const config = await loadSecurityFiles(await resolveExecutables(parseConfig(`auth: { basic: { usersFile: ${q(users)} } }\nroutes:\n  /echo:\n    command: [cat]\n    maxSessions: 1\n`, 't.yaml', '/'), env), env)
+  const app = await buildServer({ config, logger: pino({ level: 'silent' }), env })
+  t.teardown(() => app.close())
+  // Hooks of the test around the route's own check: when it starts, and when it is over.
+  let checking: ((request: FastifyRequest) => void) | undefined
+  let checked: (() => void) | undefined
+  app.addHook('onRequest', async (request) => { checking?.(request) })
+  app.addHook('preHandler', async () => { checked?.() })
+  await app.listen({ host: '127.0.0.1', port: 0 })
+  const port = (app.server.address() as { port: number }).port
+  let first: FastifyRequest | undefined
+  let closedFirst: boolean | undefined
+  const started = new Promise<void>((resolve) => { checking = (r) => { first ??= r; resolve() } })
+  const over = new Promise<void>((resolve) => { checked = () => { closedFirst ??= first?.raw.socket.destroyed; resolve() } })
+  const c = await rawConnect(port)
+  c.socket.write(upgradeRequest('/echo', { Authorization: basic('alice', 'wonderland') }))
+  await started
+  const socket = (first as FastifyRequest).raw.socket
+  // Not events.once: the server's socket emits ECONNRESET first, which would reject it.
+  const serverSide = new Promise((resolve) => socket.once('close', resolve))
+  c.socket.resetAndDestroy()
+  await serverSide
+  await over
+  t.ok(closedFirst, 'the client was gone before the check ended')
+  const next = connect(`ws://127.0.0.1:${port}/echo`, { headers: { Authorization: basic('alice', 'wonderland') } })
+  await next.opened
+  next.ws.send('the slot is free')
+  t.same(await next.received(1), ['the slot is free'])
+  next.ws.close()
+  await next.closed
+})
+
+t.test('with top-level auth the server endpoints require it too; health and readiness stay open', async (t) => {
+  const { tokens } = await accounts(t)
+  const s = await startServer(t, `console: true
+static: { dir: ${q(fixture('www'))}, prefix: /app }
+auth: { bearer: { tokensFile: ${q(tokens)} } }
+routes:
+  /echo:
+    command: [cat]
+  /open:
+    command: [cat]
+    auth: false
+`)
+  const status = async (path: string, token?: string): Promise<number> => {
+    const res = await fetch(`http://127.0.0.1:${s.port}${path}`, token === undefined ? {} : { headers: { Authorization: `Bearer ${token}` } })
+    await res.arrayBuffer()
+    return res.status
+  }
+  for (const path of ['/', '/asyncapi.json', '/_wsexec/client.js', '/app/index.html', '/metrics', '/nope']) {
+    t.equal(await status(path), 401, `${path} without credentials`)
+    t.equal(await status(path, 'wrong-token-0123456789'), 401, `${path} with a wrong token`)
+  }
+  for (const path of ['/', '/asyncapi.json', '/_wsexec/client.js', '/app/index.html', '/metrics']) t.equal(await status(path, TOKEN), 200, `${path} with the token`)
+  t.equal(await status('/healthz'), 200)
+  t.equal(await status('/readyz'), 200)
+  t.equal(await status('/open'), 426, 'a route without auth stays open')
+})
+
+t.test('metrics on their own port need no credentials', async (t) => {
+  const { tokens } = await accounts(t)
+  const app = await buildServer({ config: await loadSecurityFiles(parseConfig(`metrics: { port: 0 }\nauth: { bearer: { tokensFile: ${q(tokens)} } }\nroutes:\n  /echo:\n    command: [cat]\n`, 't.yaml', '/'), {}), logger: pino({ level: 'silent' }) })
+  const metrics = app.wsexec.metricsServer
+  t.teardown(() => metrics?.close())
+  await metrics?.listen({ host: '127.0.0.1', port: 0 })
+  const res = await fetch(`http://127.0.0.1:${(metrics?.server.address() as { port: number }).port}/metrics`)
+  t.equal(res.status, 200)
+  t.match(await res.text(), /wsexec_sessions_active/)
 })

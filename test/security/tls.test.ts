@@ -10,7 +10,7 @@ import { resolveExecutables } from '../../src/config/executables.js'
 import { parseConfig } from '../../src/config/load.js'
 import { loadSecurityFiles } from '../../src/security/credentials.js'
 import { transportOptions } from '../../src/security/tls.js'
-import { connect } from '../helpers/client.js'
+import { connect, refusedUpgrade } from '../helpers/client.js'
 import { node, q, startServer } from '../helpers/server.js'
 
 const run = promisify(execFile)
@@ -61,6 +61,29 @@ t.test('with ca, a client certificate is required and its CN becomes REMOTE_USER
   const err = await new Promise<Error>((resolve) => anonymous.once('error', resolve))
   t.ok(err instanceof Error, `no certificate, no connection (${err.message})`)
   t.equal(s.logs.filter((r) => r.msg === 'session start').length, 1)
+})
+
+t.test('a client certificate without exactly one CN completes the handshake but gets 401', async (t) => {
+  const f = (name: string): string => join(dir, name)
+  const openssl = async (...args: string[]): Promise<void> => { await run('openssl', args, { cwd: dir }) }
+  const client = async (name: string, subject: string): Promise<{ cert: Buffer, key: Buffer }> => {
+    await openssl('req', '-newkey', 'rsa:2048', '-nodes', '-keyout', f(`${name}.key`), '-out', f(`${name}.csr`), '-subj', subject)
+    await openssl('x509', '-req', '-in', f(`${name}.csr`), '-CA', pem.ca, '-CAkey', f('ca.key'), '-CAcreateserial', '-out', f(`${name}.pem`), '-days', '1')
+    return { cert: await readFile(f(`${name}.pem`)), key: await readFile(f(`${name}.key`)) }
+  }
+  const s = await startServer(t, `console: true\ntls: { cert: ${q(pem.cert)}, key: ${q(pem.key)}, ca: ${q(pem.ca)} }\nroutes:\n  /env:\n    command: ${node('env.mjs')}\n`)
+  const ca = await readFile(pem.ca)
+  for (const [name, subject] of [['nocn', '/O=acme'], ['twocn', '/CN=alice/CN=root']] as const) {
+    const credentials = { ca, ...(await client(name, subject)) }
+    const refused = await refusedUpgrade(`${s.url}/env`, credentials)
+    t.equal(refused.status, 401, `${subject}: the route`)
+    t.match(JSON.parse(refused.body), { code: 'WSEXEC_ERR_BAD_CLIENT_CERTIFICATE' })
+    const page = await new Promise<number>((resolve, reject) => {
+      get(`https://127.0.0.1:${s.port}/`, credentials, (r) => { r.resume(); resolve(r.statusCode as number) }).on('error', reject)
+    })
+    t.equal(page, 401, `${subject}: the console`)
+  }
+  t.equal(s.logs.filter((r) => r.msg === 'session start').length, 0, 'no program started')
 })
 
 t.test('the TLS files must be loaded before the server is built', async (t) => {
