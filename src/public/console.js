@@ -94,6 +94,7 @@ function setOpen (isOpen) {
   $('close').disabled = !isOpen
   $('line').disabled = !isOpen
   $('send').disabled = !isOpen
+  $('end').disabled = !isOpen
 }
 
 async function start (event) {
@@ -139,5 +140,19 @@ async function send (event) {
 $('route').addEventListener('change', showParams)
 $('open-form').addEventListener('submit', start)
 $('send-form').addEventListener('submit', send)
+async function endInput () {
+  if (session === null) return
+  show('(end of input)', 'sent')
+  $('line').disabled = $('send').disabled = $('end').disabled = true
+  await session.end()
+}
+
+$('end').addEventListener('click', endInput)
+$('line').addEventListener('keydown', (event) => {
+  if (event.ctrlKey && event.key === 'd') {
+    event.preventDefault()
+    endInput()
+  }
+})
 $('close').addEventListener('click', () => session?.close('closed from the console'))
 loadRoutes().catch((err) => { $('server').textContent = `Cannot load the routes: ${err.message}` })
