@@ -48,6 +48,7 @@ export class TerminalProcess extends EventEmitter {
         env: { ...spec.env },
         encoding: null
       })
+    /* c8 ignore next 3 -- node-pty throws only when forkpty(3) fails: the system is out of terminals or processes */
     } catch (err) {
       process.nextTick(() => this.emit('error', Object.assign(err as Error, { code: (err as NodeJS.ErrnoException).code ?? 'EPTY' })))
     }
@@ -88,11 +89,6 @@ export class TerminalProcess extends EventEmitter {
   hangUp (): void {
     if (this.pid !== undefined && !this.#exited) new TerminalGroup(this.pid, 0).signal('SIGHUP')
   }
-}
-
-/** Starts `spec` on a new pseudo-terminal. Failures to start are emitted as `error` on the next tick. */
-export function spawnTerminal (spec: TerminalSpec): TerminalProcess {
-  return new TerminalProcess(spec)
 }
 
 /**
