@@ -40,7 +40,8 @@ export function statusFor (outcome: Outcome): Status {
     const message = `error executing command in container: spawn failed: ${outcome.spawnError}`
     return { metadata: {}, status: 'Failure', message: `Internal error occurred: ${message}`, reason: 'InternalError', details: { causes: [{ message }] }, code: 500 }
   }
-  const exitCode = outcome.signal !== null ? 128 + (signalNumbers[outcome.signal] ?? 0) : outcome.exitCode ?? 0
+  // A program that did not fail to start ended with an exit status or by a signal Node names.
+  const exitCode = outcome.signal !== null ? 128 + (signalNumbers[outcome.signal] as number) : outcome.exitCode as number
   if (exitCode === 0) return { metadata: {}, status: 'Success' }
   const how = outcome.signal !== null ? `signal ${outcome.signal}` : `exit status ${exitCode}`
   return {

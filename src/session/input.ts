@@ -60,7 +60,6 @@ export class Input {
 
   /** Ends stdin once the input received before is written (the client's end of input); later messages are dropped. */
   end (): void {
-    if (!this.#open || this.#ending) return
     this.#ending = true
     if (this.#flushing) return
     this.#flushing = true

@@ -54,12 +54,12 @@ export class TerminalProcess extends EventEmitter {
     }
     this.#pty = pty
     this.pid = pty?.pid
-    this.stdout = new Readable({ read: () => pty?.resume() })
+    this.stdout = new Readable({ read: () => this.#pty?.resume() })
     this.stdin = new Writable({
       write: (chunk: Buffer, _encoding, callback) => {
         // After the exit node-pty has closed the terminal: what comes late is dropped.
         // node-pty's types say string; it writes to a net.Socket, which takes the raw bytes as they are.
-        if (!this.#exited) pty?.write(chunk as unknown as string)
+        if (!this.#exited) this.#pty?.write(chunk as unknown as string)
         callback()
       },
       final: (callback) => {
@@ -67,16 +67,16 @@ export class TerminalProcess extends EventEmitter {
         callback()
       }
     })
-    if (pty === undefined) return
-    pty.onData((data: string | Buffer) => {
-      if (!this.stdout.push(data)) pty.pause()
+    pty?.onData((data: string | Buffer) => {
+      if (!this.stdout.push(data)) (pty as IPty).pause()
     })
     // node-pty reports the exit once the terminal's output is all read (or the terminal is closed).
-    pty.onExit(({ exitCode, signal }) => {
+    pty?.onExit(({ exitCode, signal }) => {
       this.#exited = true
       this.stdout.push(null)
-      const name = signal === undefined || signal === 0 ? null : signalNames.get(signal) ?? `SIG${signal}`
-      this.emit('exit', name === null ? exitCode : null, name)
+      // 0 (no signal) has no name.
+      const name = signalNames.get(signal as number)
+      this.emit('exit', name === undefined ? exitCode : null, name ?? null)
     })
   }
 

@@ -26,11 +26,6 @@ export interface SessionStreams {
   readonly size: Readonly<{ cols: number, rows: number }>
 }
 
-/** The streams of a plain session on `route` at its default terminal size. */
-export function plainStreams (route: Route): SessionStreams {
-  return { channel: null, stdin: true, stdout: true, stderr: true, size: route.ttySize }
-}
-
 /**
  * What a session does with the program's stderr: `frames` (sent to the client: merged, tagged or
  * on channel 2), `log`, or `none` (discarded, or merged by a terminal).
@@ -104,7 +99,8 @@ export function streamsOf (request: IncomingMessage): SessionStreams | undefined
  * (a plain session never claims to speak channels), or false for none.
  */
 export function answerProtocol (offered: ReadonlySet<string>, request: IncomingMessage): string | false {
-  const channel = settled.get(request)?.channel ?? null
+  // Every upgrade that reaches ws had its streams settled in the route's onRequest hook.
+  const channel = (settled.get(request) as SessionStreams).channel
   if (channel !== null) return channel
   for (const p of offered) {
     if (!p.startsWith(BEARER_PROTOCOL_PREFIX) && !(CHANNEL_PROTOCOLS as readonly string[]).includes(p)) return p

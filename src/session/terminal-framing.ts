@@ -55,7 +55,8 @@ export class TerminalFraming implements SessionFraming {
     } catch {
       return false
     }
-    if (message === null || typeof message !== 'object' || Array.isArray(message) || !Object.hasOwn(message, 'resize')) return false
+    // JSON text that starts with a brace is an object.
+    if (!Object.hasOwn(message as object, 'resize')) return false
     const { cols, rows } = ((message as { resize: unknown }).resize ?? {}) as { cols?: unknown, rows?: unknown }
     if (isSide(cols) && isSide(rows)) this.#controls.resize(cols, rows)
     else this.#controls.ignore('info', 'resize message without valid cols and rows')

@@ -5,6 +5,7 @@ import { PassThrough, Readable } from 'node:stream'
 import { Exec, KubeConfig, type V1Status } from '@kubernetes/client-node'
 import t from 'tap'
 import { connect, refusedUpgrade, until, type Client } from '../helpers/client.js'
+import { rawUpgrade } from '../helpers/raw.js'
 import { fixture, node, q, startServer } from '../helpers/server.js'
 
 const EXEC_PATH = '/api/v1/namespaces/:ns/pods/:pod/exec'
@@ -140,10 +141,13 @@ t.test('subprotocol choice: the first offer the route speaks; plain when none is
   t.equal(v4.ws.protocol, 'v4.channel.k8s.io', 'the client\'s order decides')
   v4.ws.close()
   // A plain route never claims a channel protocol: it answers with the first other offer, if any.
-  const plain = connect(`${s.url}/plain`, {}, ['v5.channel.k8s.io', 'chat'])
+  const plain = connect(`${s.url}/plain`, {}, ['bearer.not-a-secret', 'v5.channel.k8s.io', 'chat'])
   await plain.opened
   t.equal(plain.ws.protocol, 'chat')
   plain.ws.close()
+  const unnamed = await rawUpgrade(s.port, '/plain', { 'Sec-WebSocket-Protocol': 'v5.channel.k8s.io, bearer.not-a-secret' })
+  t.notMatch(unnamed.received().toString('latin1').toLowerCase(), 'sec-websocket-protocol', 'nothing to answer with')
+  unnamed.socket.destroy()
   const none = connect(`${s.url}/plain`)
   await none.opened
   t.equal(none.ws.protocol, '')
@@ -194,24 +198,36 @@ t.test('bad channel messages: empty or unknown channel ignored with a debug line
 })
 
 t.test('a tty route over channels: stderr merged into channel 1, resize on channel 4, the close signal types Ctrl-D', async (t) => {
-  const s = await startServer(t, '/sh:\n  command: [bash, --norc, --noprofile]\n  tty: true\n  env: { PS1: "$ " }\n  protocols: [v5.channel.k8s.io, v4.channel.k8s.io, channel.k8s.io]\n')
-  const c = connect(`${s.url}/sh?stdin=1&stdout=1&tty=1`, {}, ['v5.channel.k8s.io'])
+  const s = await startServer(t, `/tty:\n  command: ${node('tty.mjs')}\n  tty: true\n  protocols: [v5.channel.k8s.io, channel.k8s.io]\n/cat:\n  command: [cat]\n  tty: true\n  protocols: [v5.channel.k8s.io]\n`)
+  const c = connect(`${s.url}/tty?stdin=1&stdout=1&tty=1&cols=90&rows=20`, {}, ['v5.channel.k8s.io'])
   const screen = (): string => channel(c, 1).join('')
-  await until(() => screen().includes('$ '), 'the prompt')
-  c.ws.send(message(4, '{"Width":101,"Height":31}'))
+  await until(() => screen().includes('name? '), 'the prompt')
+  t.match(screen(), 'size 90x20')
   c.ws.send(message(4, '{"Width":0,"Height":31}'))
   c.ws.send(message(4, 'not json'))
-  c.ws.send(message(0, 'stty size; echo to-stderr >&2\r'))
-  await until(() => screen().includes('31 101\r\nto-stderr\r\n'), `the size and stderr on channel 1 (${JSON.stringify(screen())})`)
-  t.same(channel(c, 2), [])
-  c.ws.send(Buffer.from([255, 0]))
-  t.same(await c.closed, { code: 1000, reason: 'exit 0' })
-  t.same(channel(c, 3), ['{"metadata":{},"status":"Success"}'])
-  t.same(s.logs.filter((r) => r.msg === 'message ignored' && r.level === 30).map((r) => r['reason']), ['resize message without a valid Width and Height', 'resize message is not JSON'])
-  const legacy = connect(`${s.url}/sh?stdin=1&stdout=1&tty=1`, {}, ['channel.k8s.io'])
-  await until(() => channel(legacy, 1).join('').includes('$ '), 'the prompt')
+  c.ws.send(message(4, 'null'))
+  c.ws.send(message(4, '{"Width":101,"Height":31}'))
+  await until(() => screen().includes('resized 101x31'), 'the resize')
+  c.ws.send(message(0, 'Ada\r'))
+  t.same(await c.closed, { code: 1000, reason: 'exit 3' })
+  t.match(screen(), 'hello Ada\r\nbye on stderr\r\n')
+  t.same(channel(c, 2), [], 'nothing on channel 2: the terminal merges stderr')
+  t.same(channel(c, 3), [failure(3, 'exit status 3')])
+  t.same(s.logs.filter((r) => r.msg === 'message ignored' && r.level === 30).map((r) => r['reason']), ['resize message without a valid Width and Height', 'resize message is not JSON', 'resize message without a valid Width and Height'])
+
+  const cat = connect(`${s.url}/cat?stdin=1&stdout=1&tty=1`, {}, ['v5.channel.k8s.io'])
+  await cat.opened
+  cat.ws.send(message(0, 'abc\r'))
+  await until(() => channel(cat, 1).join('') === 'abc\r\nabc\r\n', 'the echo and the line')
+  cat.ws.send(Buffer.from([255, 0]))
+  t.same(await cat.closed, { code: 1000, reason: 'exit 0' })
+  t.same(channel(cat, 3), ['{"metadata":{},"status":"Success"}'])
+
+  const legacy = connect(`${s.url}/tty?stdin=1&stdout=1&tty=1`, {}, ['channel.k8s.io'])
+  await until(() => channel(legacy, 1).join('').includes('name? '), 'the prompt')
   legacy.ws.send(message(4, '{"Width":101,"Height":31}'))
-  legacy.ws.send(message(0, 'exit 4\r'))
-  t.same(await legacy.closed, { code: 1000, reason: 'exit 4' })
+  legacy.ws.send(message(0, 'Bob\r'))
+  t.same(await legacy.closed, { code: 1000, reason: 'exit 3' })
+  t.notMatch(channel(legacy, 1).join(''), 'resized')
   t.ok(s.logs.some((r) => r['reason'] === 'message on channel 4 ignored'), 'channel.k8s.io has no resize channel')
 })

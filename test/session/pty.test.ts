@@ -1,8 +1,11 @@
 import { chmodSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
+import { once } from 'node:events'
 import t from 'tap'
-import { connect, until, type Client } from '../helpers/client.js'
+import { connect, DEADLINE_MS, until, type Client } from '../helpers/client.js'
+import type { Session } from '../../src/session/session.js'
 import { isRunning } from '../helpers/processes.js'
+import { closeCodeOf, frame, rawUpgrade } from '../helpers/raw.js'
 import { node, startServer } from '../helpers/server.js'
 
 /** Everything the terminal showed so far. */
@@ -55,7 +58,7 @@ t.test('the default terminal is 80x24', async (t) => {
 })
 
 t.test('python3 -i shows its prompt; an empty binary message types Ctrl-D and ends it', async (t) => {
-  const s = await startServer(t, '/py:\n  command: [python3, -i, -q]\n  tty: true\n')
+  const s = await startServer(t, '/py:\n  command: [python3, -i, -q]\n  tty: true\n  cwd: /\n')
   const c = connect(`${s.url}/py`)
   await shows(c, '>>> ')
   c.ws.send('print(6 * 7)\r')
@@ -105,12 +108,14 @@ t.test('resize controls: malformed JSON is input, a JSON resize without a valid 
   c.ws.send('{"resize":{"cols":0,"rows":10}}')
   c.ws.send('{"resize":"big"}')
   c.ws.send('{"resize":null}')
+  c.ws.send('{"resize":{"cols":80}}')
   c.ws.send('{"resize":{"cols":80,\r')
   await shows(c, '{"resize":{"cols":80,\r\n')
-  c.ws.send('{"size":1}\r[1]\r')
+  c.ws.send('{"size":1}')
+  c.ws.send('\r[1]\r')
   await shows(c, '{"size":1}\r\n[1]\r\n')
   t.notMatch(screen(c), '"cols":0', 'the invalid resizes were not input')
-  t.equal(s.logs.filter((r) => r.msg === 'message ignored' && r['reason'] === 'resize message without valid cols and rows').length, 3, 'one log line each')
+  t.equal(s.logs.filter((r) => r.msg === 'message ignored' && r['reason'] === 'resize message without valid cols and rows').length, 4, 'one log line each')
   c.ws.send(Buffer.alloc(0))
   t.match(await c.closed, { code: 1000 })
 
@@ -138,4 +143,33 @@ t.test('a tty route whose program cannot be executed reports it as output and an
   const c = connect(`${s.url}/gone`)
   t.match(await c.closed, { code: 4001, reason: 'exit 1' })
   t.match(screen(c), 'execvp(3) failed')
+})
+
+t.test('input and resizes that come after the program ended are dropped', async (t) => {
+  const s = await startServer(t, '/true:\n  command: [bash, -c, "echo bye"]\n  tty: true\n')
+  const c = await rawUpgrade(s.port, '/true')
+  while (closeCodeOf(c.received()) === undefined) await once(c.socket, 'data', { signal: AbortSignal.timeout(DEADLINE_MS) })
+  // The server has sent its close frame; until the client answers, its messages still arrive.
+  c.socket.write(Buffer.concat([frame(0x1, Buffer.from('{"resize":{"cols":10,"rows":5}}')), frame(0x1, Buffer.from('late')), frame(0x8, Buffer.from([0x03, 0xe8]))]))
+  await c.closed
+  const [session] = s.app.wsexec.sessions
+  t.match(await session?.done, { exitCode: 0, in: { messages: 2 } })
+  t.equal(closeCodeOf(c.received()), 1000)
+})
+
+t.test('a client that stops reading stops the terminal program; nothing is lost', async (t) => {
+  const s = await startServer(t, `/yes:\n  command: ${node('yes.mjs')}\n  tty: true\n  mode: binary\n  closeGrace: 100ms\n  killGrace: 100ms\n`)
+  const c = connect(`${s.url}/yes`)
+  await c.opened
+  const session = [...s.app.wsexec.sessions][0] as Session
+  const paused = once(session, 'output-paused', { signal: AbortSignal.timeout(DEADLINE_MS) })
+  c.ws.pause()
+  await paused
+  const resumed = once(session, 'output-resumed', { signal: AbortSignal.timeout(DEADLINE_MS) })
+  c.ws.resume()
+  await resumed
+  const lines = screen(c).split('\r\n').slice(0, 20_000)
+  t.ok(lines.every((line, i) => line === `y ${i}`), 'every line in order')
+  c.ws.close()
+  await session.done
 })
