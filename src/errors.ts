@@ -27,6 +27,10 @@ export const errors = {
   TOO_MANY_SESSIONS: createError('WSEXEC_ERR_TOO_MANY_SESSIONS', 'Too many sessions on %s: try again later', 503),
   /** The client address has maxSessionsPerClient sessions open already. */
   TOO_MANY_CLIENT_SESSIONS: createError('WSEXEC_ERR_TOO_MANY_CLIENT_SESSIONS', 'Too many sessions from your address on %s', 429),
+  /** The client offered none of the route's subprotocols and the route does not speak `plain`. */
+  PROTOCOL_NOT_SUPPORTED: createError('WSEXEC_ERR_PROTOCOL_NOT_SUPPORTED', '%s speaks only the subprotocols %s', 400),
+  /** The query of a channel session asks for no stream, or for a terminal on a route without one (as the Kubernetes API server refuses it). */
+  BAD_STREAM_OPTIONS: createError('WSEXEC_ERR_BAD_STREAM_OPTIONS', '%s', 400),
   /** The configuration file is invalid; the message lists every problem as file:line:column. */
   CONFIG: createError('WSEXEC_ERR_CONFIG', 'Invalid configuration:\n%s', 500)
 } as const

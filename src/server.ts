@@ -14,7 +14,6 @@ import { errors } from './errors.js'
 import { Metrics } from './metrics.js'
 import { restartKeys } from './reload.js'
 import { buildArgv, compileRoutes, matchRoute, type RouteMatch, type RouteTable } from './routes.js'
-import { selectProtocol } from './security/auth.js'
 import { AuthFailures } from './security/failures.js'
 import { checkEndpointRequest, checkRequest, type Pass } from './security/guard.js'
 import { hostAllowed, hostsFor } from './security/hosts.js'
@@ -25,6 +24,7 @@ import { watch } from './security/watchdog.js'
 import { routeEnvironment, sessionEnvironment } from './session/env.js'
 import { Session } from './session/session.js'
 import { closeSessions, settledWithin } from './shutdown.js'
+import { answerProtocol, negotiateStreams, offeredProtocols, rememberStreams, streamsOf, type SessionStreams } from './session/streams.js'
 import { VERSION } from './version.js'
 
 /** Largest message accepted from a client by default, in bytes (`maxMessageBytes`). */
@@ -194,7 +194,7 @@ export async function buildServer (options: ServerOptions): Promise<FastifyInsta
     options: {
       maxPayload: largestMessage(options.config),
       perMessageDeflate: false,
-      handleProtocols: selectProtocol
+      handleProtocols: answerProtocol
     },
     // ws closes the connection itself on protocol errors (1002, 1007, 1009): only log them.
     errorHandler (err: Error, _socket: WebSocket, request: FastifyRequest) {
@@ -270,6 +270,14 @@ export async function buildServer (options: ServerOptions): Promise<FastifyInsta
       request.wsexecMatch = match
       const verdict = await checkRequest(request, match.compiled.route, counter, failures)
       if (verdict.refusal !== undefined) return refuse(reply.headers(verdict.headers), verdict.refusal)
+      if (request.ws) {
+        const streams = negotiateStreams(match.compiled.route, offeredProtocols(request.headers['sec-websocket-protocol']), request.url)
+        if (!('channel' in streams)) {
+          verdict.admission?.release()
+          return refuse(reply, streams)
+        }
+        rememberStreams(request.raw, streams)
+      }
       request.wsexecPass = verdict
       // Given back when the session ends, or here when the upgrade never happens: at once when the
       // client left during the credential check (its 'close' has passed; ws will not upgrade it).
@@ -321,7 +329,8 @@ export async function buildServer (options: ServerOptions): Promise<FastifyInsta
         ws,
         socket,
         log: request.log,
-        remoteAddress
+        remoteAddress,
+        streams: streamsOf(raw) as SessionStreams
       })
       sessions.add(session)
       watch(session, ws, { idleTimeoutMs: route.idleTimeoutMs, maxLifetimeMs: route.maxLifetimeMs, pingIntervalMs: routing.config.security.pingIntervalMs })

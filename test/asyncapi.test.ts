@@ -30,7 +30,7 @@ t.test('the bundled routes: one valid channel per route, with address, parameter
   const count = parsed.channels().get('count_n')
   t.same(count?.parameters().all().map((p) => [p.id(), p.extensions().get('x-pattern')?.value()]), [['n', '^[0-9]{1,6}$']])
   t.match(count?.bindings().get('ws')?.value(), { method: 'GET', query: { type: 'object' } })
-  t.same(count?.messages().all().map((m) => [m.id(), m.contentType()]), [['output', 'text/plain'], ['input', 'text/plain']])
+  t.same(count?.messages().all().map((m) => [m.id(), m.contentType()]), [['output', 'text/plain'], ['input', 'text/plain'], ['endOfInput', 'application/octet-stream']])
   t.same(count?.extensions().get('x-close-codes')?.value(), CLOSE_CODES)
   t.match(parsed.channels().get('bc')?.messages().get('output')?.payload()?.properties(), { stream: {}, data: {} }, 'stderr: tagged sends JSON')
   t.equal(parsed.channels().get('raw')?.messages().get('output')?.contentType(), 'application/octet-stream', 'binary chunks')
@@ -38,7 +38,33 @@ t.test('the bundled routes: one valid channel per route, with address, parameter
   const operations = parsed.operations().all()
   t.equal(operations.length, 2 * channels.length, 'a receive and a send operation per route')
   t.same(parsed.operations().get('count_n_output')?.action(), 'receive')
-  t.same(parsed.operations().get('count_n_input')?.messages().all().map((m) => m.id()), ['input'])
+  t.same(parsed.operations().get('count_n_input')?.messages().all().map((m) => m.id()), ['input', 'endOfInput'])
+})
+
+t.test('tty routes and channel protocols: terminal messages, resize, channel messages, query and subprotocols', async (t) => {
+  const config = parseConfig(`routes:
+  /shell: { command: [bash], tty: true, ttySize: { cols: 100, rows: 30 } }
+  /raw: { command: [bash], tty: true, ttyControl: none, mode: binary }
+  /exec: { command: [cat], protocols: [v5.channel.k8s.io, channel.k8s.io] }
+  /both: { command: [bash], tty: true, protocols: [plain, v4.channel.k8s.io] }
+`, 'x.yaml', '/')
+  const parsed = await parse(t, asyncapiDocument(config))
+  const ids = (id: string): string[] | undefined => parsed.channels().get(id)?.messages().all().map((m) => m.id())
+  t.same(ids('shell'), ['output', 'input', 'resize', 'endOfInput'])
+  t.equal(parsed.channels().get('shell')?.messages().get('resize')?.payload()?.required()?.[0], 'resize')
+  t.same(ids('raw'), ['output', 'input', 'endOfInput'])
+  t.same(ids('exec'), ['output', 'input'])
+  t.match(parsed.channels().get('exec')?.messages().get('output')?.summary(), /3, last, just before the close \(1000\): a Kubernetes Status JSON/)
+  t.same(ids('both'), ['output', 'channelOutput', 'input', 'resize', 'endOfInput', 'channelInput'])
+  t.same(parsed.operations().get('both_input')?.messages().all().map((m) => m.title()), ['Keystrokes', 'Terminal resize', 'End of input', 'Channel message from the client'])
+  const query = (id: string): string[] => Object.keys((parsed.channels().get(id)?.bindings().get('ws')?.value() as { query: { properties: object } }).query.properties)
+  t.same(query('shell'), ['cols', 'rows'])
+  t.same(query('exec'), ['stdin', 'stdout', 'stderr', 'tty'])
+  t.same(query('both'), ['cols', 'rows', 'stdin', 'stdout', 'stderr', 'tty'])
+  t.match(parsed.channels().get('exec')?.extensions().get('x-wsexec')?.value(), { tty: false, protocols: ['v5.channel.k8s.io', 'channel.k8s.io'] })
+  t.match(parsed.channels().get('shell')?.extensions().get('x-wsexec')?.value(), { tty: true, ttySize: { cols: 100, rows: 30 }, ttyControl: 'json', protocols: ['plain'] })
+  t.match(parsed.channels().get('shell')?.description(), 'pseudo-terminal')
+  t.match(parsed.channels().get('exec')?.description(), 'on channel sessions it is 1000')
 })
 
 t.test('channel ids are unique and valid; the server follows the request; TLS is wss', async (t) => {

@@ -1,5 +1,6 @@
 import { realpath } from 'node:fs/promises'
-import { join, sep } from 'node:path'
+import { createRequire } from 'node:module'
+import { dirname, join, sep } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import fastifyStatic from '@fastify/static'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
@@ -15,6 +16,17 @@ export const PUBLIC_DIR = fileURLToPath(new URL('../public/', import.meta.url))
 /** URL prefix of wsexec's own browser files, such as `/_wsexec/client.js`. */
 export const ASSET_PREFIX = '/_wsexec/'
 
+const requireFrom = createRequire(import.meta.url)
+const XTERM_DIR = dirname(requireFrom.resolve('@xterm/xterm/package.json'))
+const FIT_DIR = dirname(requireFrom.resolve('@xterm/addon-fit/package.json'))
+
+/** The terminal widget's files, served from the installed packages under `/_wsexec/vendor/` (no CDN). */
+export const VENDOR_FILES: Readonly<Record<string, string>> = Object.freeze({
+  '/_wsexec/vendor/xterm.mjs': join(XTERM_DIR, 'lib', 'xterm.mjs'),
+  '/_wsexec/vendor/xterm.css': join(XTERM_DIR, 'css', 'xterm.css'),
+  '/_wsexec/vendor/addon-fit.mjs': join(FIT_DIR, 'lib', 'addon-fit.mjs')
+})
+
 /** URL path of the AsyncAPI document. */
 export const ASYNCAPI_PATH = '/asyncapi.json'
 
@@ -24,8 +36,9 @@ export const ASYNCAPI_PATH = '/asyncapi.json'
  */
 export type BrowserAnswer = (request: FastifyRequest, reply: FastifyReply, routeMatched: boolean) => boolean
 
-// Scripts come from this origin only; sessions connect back to it.
-const CONSOLE_CSP = "default-src 'self'; connect-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+// Scripts come from this origin only; sessions connect back to it. The terminal widget (xterm.js)
+// writes its own <style> elements (cell sizes, colours): inline styles are allowed, scripts are not.
+const CONSOLE_CSP = "default-src 'self'; connect-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
 
 /**
  * Registers @fastify/static (without routes of its own: the catch-all dispatches, so routes
@@ -47,6 +60,11 @@ export async function registerBrowser (app: FastifyInstance, config: Config): Pr
     if (routeMatched) return false
     if (pathname === ASYNCAPI_PATH) {
       reply.send(asyncapiDocument(app.wsexec.config, { host: request.host, secure: request.protocol === 'https' }))
+      return true
+    }
+    const vendor = VENDOR_FILES[pathname]
+    if (vendor !== undefined) {
+      reply.sendFile(vendor.slice(dirname(vendor).length + 1), dirname(vendor))
       return true
     }
     // @fastify/static refuses `..` and other non-canonical paths with 403.

@@ -10,8 +10,12 @@ import type { RouteSecurityInput } from './security-schema.js'
 import { validateSchema } from './validate.js'
 
 /** A route after validation: defaults applied, durations in milliseconds, paths absolute. */
-export type Route = Readonly<Omit<Required<RouteInput>, 'closeGrace' | 'killGrace' | 'cwd' | 'command' | 'passEnv' | keyof RouteSecurityInput> & RouteSecurity & {
+export type Route = Readonly<Omit<Required<RouteInput>, 'closeGrace' | 'killGrace' | 'cwd' | 'command' | 'passEnv' | 'ttySize' | 'protocols' | keyof RouteSecurityInput> & RouteSecurity & {
   command: readonly string[]
+  /** tty routes: the terminal size when the query gives none. */
+  ttySize: Readonly<{ cols: number, rows: number }>
+  /** Subprotocols the route speaks, in the server's order of preference. */
+  protocols: ReadonlyArray<NonNullable<RouteInput['protocols']>[number]>
   passEnv: readonly string[]
   /** The route's path as written, such as `/count/:n`. */
   path: string
@@ -128,6 +132,9 @@ function checkRoute (path: string, route: RouteInput, problem: (p: readonly stri
   if (route.stderr === 'tagged' && route.mode === 'binary') {
     out.push(problem([...at, 'stderr'], 'tagged needs mode: text'))
   }
+  if (route.stderr === 'tagged' && route.tty === true) {
+    out.push(problem([...at, 'stderr'], 'a terminal merges stderr into its output: tagged needs tty: false'))
+  }
   return out
 }
 
@@ -175,7 +182,11 @@ function normalise (input: ConfigInput, source: string, baseDir: string, where: 
     cwd: r.cwd === undefined ? undefined : resolve(baseDir, r.cwd),
     maxLineBytes: r.maxLineBytes ?? DEFAULTS.maxLineBytes,
     closeGraceMs: toMs(r.closeGrace ?? DEFAULTS.closeGrace),
-    killGraceMs: toMs(r.killGrace ?? DEFAULTS.killGrace)
+    killGraceMs: toMs(r.killGrace ?? DEFAULTS.killGrace),
+    tty: r.tty ?? DEFAULTS.tty,
+    ttySize: Object.freeze({ ...(r.ttySize ?? DEFAULTS.ttySize) }),
+    ttyControl: r.ttyControl ?? DEFAULTS.ttyControl,
+    protocols: Object.freeze([...(r.protocols ?? DEFAULTS.protocols)])
   }))
   return Object.freeze({
     source,

@@ -17,7 +17,11 @@ export const DEFAULTS = Object.freeze({
   readyPath: '/readyz',
   metricsPath: '/metrics',
   console: false,
-  staticPrefix: '/'
+  staticPrefix: '/',
+  tty: false,
+  ttySize: Object.freeze({ cols: 80, rows: 24 }),
+  ttyControl: 'json',
+  protocols: Object.freeze(['plain'] as const)
 } as const)
 
 /** Keyword read by the error formatter: the message shown when a union (`anyOf`) fails. */
@@ -38,6 +42,10 @@ const EnvName = Type.String({ pattern: '^[A-Za-z_][A-Za-z0-9_]*$' })
 export const MODES = ['text', 'binary'] as const
 /** What happens to a route's standard error. */
 export const STDERR_MODES = ['log', 'discard', 'merge', 'tagged'] as const
+/** What a text message on a PTY route may carry besides keystrokes. */
+export const TTY_CONTROLS = ['json', 'none'] as const
+/** WebSocket subprotocols a route may speak: wsexec's own framing, or Kubernetes exec channels. */
+export const PROTOCOLS = ['plain', 'v5.channel.k8s.io', 'v4.channel.k8s.io', 'channel.k8s.io'] as const
 
 /** One route: the program started for each WebSocket connection to its path. */
 export const RouteSchema = Type.Object({
@@ -57,6 +65,18 @@ export const RouteSchema = Type.Object({
   maxLineBytes: Type.Optional(Type.Integer({ minimum: 4, default: DEFAULTS.maxLineBytes, description: 'text mode: longer lines are split into several messages (at least 4: a cut never splits a UTF-8 character)' })),
   closeGrace: Type.Optional(Duration('after the client leaves: stdin is closed, then this long before SIGTERM', DEFAULTS.closeGrace)),
   killGrace: Type.Optional(Duration('after SIGTERM, this long before SIGKILL', DEFAULTS.killGrace)),
+  tty: Type.Optional(Type.Boolean({ default: DEFAULTS.tty, description: 'run the program on a pseudo-terminal: raw keystrokes in, raw terminal output out' })),
+  ttySize: Type.Optional(Type.Object({
+    cols: Type.Integer({ minimum: 1, maximum: 65535 }),
+    rows: Type.Integer({ minimum: 1, maximum: 65535 })
+  }, { additionalProperties: false, default: DEFAULTS.ttySize, description: 'tty: the terminal size unless the query gives ?cols=&rows=' })),
+  ttyControl: Type.Optional(StringEnum(TTY_CONTROLS, { default: DEFAULTS.ttyControl, description: 'tty: json makes a text message {"resize":{"cols":C,"rows":R}} a resize; none makes every message input' })),
+  protocols: Type.Optional(Type.Array(StringEnum(PROTOCOLS), {
+    minItems: 1,
+    uniqueItems: true,
+    default: DEFAULTS.protocols,
+    description: 'subprotocols offered: plain (wsexec framing), v5.channel.k8s.io, v4.channel.k8s.io, channel.k8s.io (Kubernetes exec channels)'
+  })),
   ...ROUTE_SECURITY,
   ...ROUTE_ONLY_SECURITY
 }, { additionalProperties: false })

@@ -138,6 +138,11 @@ async function openStream (url, signal) {
       await writer.ready
       await writer.write(data)
     },
+    /** Ends the program's input (an empty binary message); its output and exit status still arrive. */
+    async end () {
+      await writer.ready
+      await writer.write(new Uint8Array(0))
+    },
     close (reason = '') {
       wss.close({ closeCode: CloseCode.NORMAL, reason })
       // The server's close frame comes after the messages not read yet: read and drop them.
@@ -193,6 +198,11 @@ async function openSocket (url, signal) {
       while (ws.bufferedAmount > SEND_HIGH_WATER_BYTES && ws.readyState === WebSocket.OPEN) {
         await new Promise((resolve) => setTimeout(resolve, SEND_POLL_MS))
       }
+    },
+    /** Ends the program's input (an empty binary message); its output and exit status still arrive. */
+    async end () {
+      if (ws.readyState !== WebSocket.OPEN) throw new Error('the session is closed')
+      ws.send(new Uint8Array(0))
     },
     close (reason = '') {
       ws.close(CloseCode.NORMAL, reason)

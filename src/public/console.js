@@ -1,6 +1,8 @@
 // The dev console served at / when `console: true` (or --console). Lists the routes from
 // asyncapi.json and opens sessions with the client module.
 import { open } from './client.js'
+import { Terminal } from './vendor/xterm.mjs'
+import { FitAddon } from './vendor/addon-fit.mjs'
 
 /** Lines kept on screen; older ones are dropped so a long session cannot grow the page forever. */
 const MAX_LINES = 2000
@@ -9,6 +11,7 @@ const $ = (id) => document.getElementById(id)
 const routes = new Map()
 let session = null
 let sessionRoute = null
+let terminal = null
 
 function element (tag, text, className) {
   const el = document.createElement(tag)
@@ -26,7 +29,7 @@ async function loadRoutes () {
     const route = channel['x-wsexec']
     routes.set(route.path, route)
     const item = element('li')
-    item.append(element('code', route.path), element('span', `${route.mode}, stderr ${route.stderr}`, 'tag'))
+    item.append(element('code', route.path), element('span', route.tty ? `terminal, ${route.mode}` : `${route.mode}, stderr ${route.stderr}`, 'tag'))
     $('routes').append(item)
     $('route').append(new Option(route.path, route.path))
   }
@@ -89,11 +92,43 @@ function showEnding (ending) {
   box.replaceChildren(element('strong', 'Session ended'), list)
 }
 
+/** A terminal for a tty route: keystrokes go to the program, its size follows the window. */
+function openTerminal () {
+  const box = $('terminal')
+  box.hidden = false
+  $('output').hidden = true
+  $('send-form').hidden = true
+  terminal?.dispose()
+  const term = new Terminal({ convertEol: false, scrollback: MAX_LINES })
+  const fit = new FitAddon()
+  term.loadAddon(fit)
+  term.open(box)
+  fit.fit()
+  const onWindow = () => fit.fit()
+  window.addEventListener('resize', onWindow)
+  terminal = { term, dispose: () => { window.removeEventListener('resize', onWindow); term.dispose() } }
+  return term
+}
+
+async function runTerminal (route, params) {
+  const term = openTerminal()
+  const query = new URLSearchParams($('query').value)
+  query.set('cols', String(term.cols))
+  query.set('rows', String(term.rows))
+  session = await open(route.path, { params, query: query.toString() })
+  const current = session
+  term.onData((data) => { current.send(data).catch(() => {}) })
+  term.onResize(({ cols, rows }) => { current.send(JSON.stringify({ resize: { cols, rows } })).catch(() => {}) })
+  term.focus()
+  return current
+}
+
 function setOpen (isOpen) {
   $('open').disabled = isOpen
   $('close').disabled = !isOpen
   $('line').disabled = !isOpen
   $('send').disabled = !isOpen
+  $('end').disabled = !isOpen
 }
 
 async function start (event) {
@@ -104,10 +139,14 @@ async function start (event) {
   delete params.query
   $('output').replaceChildren()
   $('ending').replaceChildren()
+  $('terminal').hidden = true
+  $('output').hidden = false
+  $('send-form').hidden = false
   $('connection').textContent = `Connecting to ${route.path}…`
   setOpen(true)
   try {
-    session = await open(route.path, { params, query: $('query').value })
+    if (route.tty) await runTerminal(route, params)
+    else session = await open(route.path, { params, query: $('query').value })
   } catch (err) {
     $('connection').textContent = `${err.message} (unknown path, or a parameter that does not match its pattern).`
     setOpen(false)
@@ -115,9 +154,14 @@ async function start (event) {
   }
   sessionRoute = route
   $('connection').textContent = `Connected to ${session.url.pathname}${session.url.search} over ${session.transport === 'websocketstream' ? 'WebSocketStream (with backpressure)' : 'WebSocket'}.`
-  $('line').focus()
   const current = session
-  for await (const message of current) showMessage(message, route)
+  if (route.tty) {
+    // Each write waits for the terminal to draw it: a page that cannot keep up holds the program back.
+    for await (const message of current) await new Promise((resolve) => terminal.term.write(message, resolve))
+  } else {
+    $('line').focus()
+    for await (const message of current) showMessage(message, route)
+  }
   showEnding(await current.closed)
   if (session === current) {
     session = null
@@ -139,5 +183,19 @@ async function send (event) {
 $('route').addEventListener('change', showParams)
 $('open-form').addEventListener('submit', start)
 $('send-form').addEventListener('submit', send)
+async function endInput () {
+  if (session === null) return
+  show('(end of input)', 'sent')
+  $('line').disabled = $('send').disabled = $('end').disabled = true
+  await session.end()
+}
+
+$('end').addEventListener('click', endInput)
+$('line').addEventListener('keydown', (event) => {
+  if (event.ctrlKey && event.key === 'd') {
+    event.preventDefault()
+    endInput()
+  }
+})
 $('close').addEventListener('click', () => session?.close('closed from the console'))
 loadRoutes().catch((err) => { $('server').textContent = `Cannot load the routes: ${err.message}` })

@@ -30,6 +30,7 @@ export class Input {
   #open = false
   #flushing = false
   #paused = false
+  #ending = false
 
   constructor (framing: Framing, source: Pausable, onPaused: () => void, onResumed: () => void) {
     this.#framing = framing
@@ -58,8 +59,16 @@ export class Input {
 
   /** One client message for the program. */
   push (data: Buffer, isBinary: boolean): void {
-    if (!this.#open) return
+    if (!this.#open || this.#ending) return
     this.#pendingBytes += this.#framing.decode(data, isBinary, this.#pending)
+    if (this.#flushing) return
+    this.#flushing = true
+    process.nextTick(() => this.#flush())
+  }
+
+  /** Ends stdin once the input received before is written (the client's end of input); later messages are dropped. */
+  end (): void {
+    this.#ending = true
     if (this.#flushing) return
     this.#flushing = true
     process.nextTick(() => this.#flush())
@@ -78,6 +87,12 @@ export class Input {
     this.#pendingBytes = 0
     if (!this.#open) return
     const stdin = this.#stdin as Writable
+    if (this.#ending) {
+      this.#open = false
+      if (bytes.length > 0) stdin.write(bytes)
+      stdin.end()
+      return
+    }
     // ws still delivers the messages it already parsed after a pause: those are written too.
     if (stdin.write(bytes) || stdin.writableLength < INPUT_HIGH_WATER_BYTES || this.#paused) return
     this.#paused = true

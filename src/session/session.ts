@@ -7,13 +7,17 @@ import type { FastifyBaseLogger } from 'fastify'
 import WebSocket from 'ws'
 import { CloseCode, closeForExit, closeForProtocolError, closeForSpawnError, type Close } from '../close-codes.js'
 import type { Route } from '../config/load.js'
-import { framingFor, type Framing, type StreamName } from './framing.js'
+import type { SessionControls, SessionFraming } from './controls.js'
+import type { StreamName } from './framing.js'
 import { Input } from './input.js'
 import { LineSplitter } from './line-splitter.js'
 import { sharedLines } from './lines.js'
 import { descriptorShortage } from './descriptors.js'
 import { ProcessGroup } from './process-group.js'
+import { TerminalGroup, TerminalProcess } from './pty.js'
 import { receiveFast } from './receive.js'
+import { stderrUse, type SessionStreams } from './streams.js'
+import { sessionFraming } from './terminal-framing.js'
 
 /** Bytes of frames the server lets wait in the socket before it stops reading the program's output. */
 export const OUTPUT_HIGH_WATER_BYTES = 256 * 1024
@@ -32,6 +36,8 @@ export interface SessionOptions {
   /** The request's logger; every line also names the session and the route (no child logger per session: memory). */
   readonly log: FastifyBaseLogger
   readonly remoteAddress: string
+  /** The streams settled before the upgrade: subprotocol, query flags, terminal size. */
+  readonly streams: SessionStreams
 }
 
 /** Message and byte counts of one direction. */
@@ -68,12 +74,12 @@ export class Session extends EventEmitter {
   readonly id: string
   readonly route: Route
   readonly #o: SessionOptions
-  readonly #framing: Framing
+  readonly #framing: SessionFraming
   readonly #input: Input
   readonly #started = performance.now()
   readonly #in: Traffic = { messages: 0, bytes: 0 }
   readonly #out: Traffic = { messages: 0, bytes: 0 }
-  #child: ReturnType<typeof spawnProgram> | undefined
+  #child: ReturnType<typeof spawnProgram> | TerminalProcess | undefined
   #group: ProcessGroup | undefined
   #outputs: Readable[] = []
   #openOutputs = 0
@@ -104,7 +110,7 @@ export class Session extends EventEmitter {
     this.id = options.id
     this.route = options.route
     this.#o = options
-    this.#framing = framingFor(options.route)
+    this.#framing = sessionFraming(options.route, options.streams, this.#controls())
     this.#input = new Input(this.#framing, options.ws, () => this.emit('input-paused'), () => {
       this.inputResumedAt = performance.now()
       this.emit('input-resumed')
@@ -154,9 +160,9 @@ export class Session extends EventEmitter {
     ws.on('message', (data: Buffer, isBinary: boolean) => this.#onMessage(data, isBinary))
     ws.once('close', (code: number) => this.#onClientClose(code))
     ws.on('error', (err: NodeJS.ErrnoException) => this.#onProtocolError(err))
-    let child: ReturnType<typeof spawnProgram>
+    let child: ReturnType<typeof spawnProgram> | TerminalProcess
     try {
-      child = spawnProgram(this.#o)
+      child = route.tty ? spawnTerminal(this.#o) : spawnProgram(this.#o)
     } catch (err) {
       // Out of descriptors (EMFILE, ENFILE) or invalid arguments (execa's TypeError for a NUL byte).
       const { code, message } = err as NodeJS.ErrnoException
@@ -165,17 +171,21 @@ export class Session extends EventEmitter {
     }
     this.#child = child
     if (child.pid === undefined) {
-      // ENOENT, EACCES, EAGAIN, E2BIG…: execa's result names the error (an 'error' event comes for some only).
-      child.then((result) => this.#spawnFailed(String(result.code), String(result.shortMessage)))
+      // ENOENT, EACCES, EAGAIN, E2BIG…: execa's result names the error (an 'error' event comes for
+      // some only). A terminal program always has a pid: forkpty throws or runs the program.
+      ;(child as ReturnType<typeof spawnProgram>).then((result) => this.#spawnFailed(String(result.code), String(result.shortMessage)))
       return
     }
     child.once('exit', (code, signal) => this.#onExit(code, signal))
-    this.#group = new ProcessGroup(child.pid, route.killGraceMs)
+    this.#group = route.tty ? new TerminalGroup(child.pid, route.killGraceMs) : new ProcessGroup(child.pid, route.killGraceMs)
     this.#o.log.info({ ...this.#logFields(), childPid: child.pid, remote: this.#o.remoteAddress }, 'session start')
     this.#input.attach(child.stdin as Writable)
+    // A channel session without stdin=true: the program reads end of input at once (a terminal stays open).
+    if (!this.#o.streams.stdin && !route.tty) this.#input.end()
     this.#watch(child.stdout as Readable, 'stdout')
-    if (route.stderr === 'merge' || route.stderr === 'tagged') this.#watch(child.stderr as Readable, 'stderr')
-    else if (route.stderr === 'log') this.#logStderr(child.stderr as Readable)
+    const stderr = stderrUse(route, this.#o.streams)
+    if (stderr === 'frames') this.#watch(child.stderr as Readable, 'stderr')
+    else if (stderr === 'log') this.#logStderr(child.stderr as Readable)
   }
 
   /**
@@ -271,7 +281,7 @@ export class Session extends EventEmitter {
     this.#o.log.warn({ ...this.#logFields(), err: { code, message }, remote: this.#o.remoteAddress }, 'spawn failed')
     this.#exit = { code: null, signal: null }
     this.#destroyPipes()
-    this.#sendClose(closeForSpawnError(this.#spawnError))
+    this.#closeWith(closeForSpawnError(this.#spawnError))
     this.#resolveSettled()
     this.#maybeFinish()
   }
@@ -301,7 +311,26 @@ export class Session extends EventEmitter {
   /** Sends the exit status once the program has exited and all its output is framed. */
   #maybeClose (): void {
     if (this.#exit === undefined || this.#openOutputs > 0) return
-    this.#sendClose(closeForExit(this.#exit.code, this.#exit.signal))
+    this.#closeWith(closeForExit(this.#exit.code, this.#exit.signal))
+  }
+
+  /** Closes for the program's end: a channel session sends its status first and closes with 1000. */
+  #closeWith (close: Close): void {
+    const exit = this.#exit as { code: number | null, signal: string | null }
+    const final = this.#framing.final?.({ exitCode: exit.code, signal: exit.signal, spawnError: this.#spawnError }, close)
+    if (final === undefined) return this.#sendClose(close)
+    this.#send(final.encoded)
+    this.#sendClose(final.close)
+  }
+
+  /** What client messages can do besides input, for the framing. */
+  #controls (): SessionControls {
+    return {
+      endInput: () => this.#input.end(),
+      resize: (cols, rows) => (this.#child as TerminalProcess).resize(cols, rows),
+      refuse: (reason) => this.end({ code: CloseCode.PROTOCOL_ERROR, reason }),
+      ignore: (level, reason) => this.#o.log[level]({ ...this.#logFields(), reason }, 'message ignored')
+    }
   }
 
   #sendClose (close: Close): void {
@@ -375,12 +404,19 @@ function spawnProgram (o: SessionOptions) {
     extendEnv: false,
     stdin: 'pipe',
     stdout: 'pipe',
-    stderr: o.route.stderr === 'discard' ? 'ignore' : 'pipe',
+    stderr: stderrUse(o.route, o.streams) === 'none' ? 'ignore' : 'pipe',
     buffer: false,
     reject: false,
     detached: true,
     cleanup: false,
     stripFinalNewline: false
   })
+  // Settles after the streams are done; failures are read from the session's events instead.
+  child.then(() => {}, () => {})
   return child
+}
+
+/** Starts the program on a pseudo-terminal of the session's size (see {@link TerminalProcess}: node-pty, not execa). */
+function spawnTerminal (o: SessionOptions): TerminalProcess {
+  return new TerminalProcess({ file: o.file, args: o.args, env: o.env, cwd: o.route.cwd, cols: o.streams.size.cols, rows: o.streams.size.rows })
 }

@@ -96,6 +96,47 @@ t.test('the console (wsexec --console): a bc session computes, shows stderr, and
   t.same(errors, [], 'no error in the page')
 })
 
+t.test('the console\'s terminal (xterm.js, served from the package) runs the shell example; its size follows the window', async (t) => {
+  const url = await serve(t, ['-c', 'test/fixtures/terminal.yaml'])
+  const { page, errors } = await newPage(t)
+  const external: string[] = []
+  page.on('request', (request) => { if (!request.url().startsWith(url)) external.push(request.url()) })
+  await page.goto(url)
+  await page.getByRole('list').filter({ hasText: '/shell' }).waitFor()
+  await page.getByRole('button', { name: 'Open' }).click()
+  const screen = page.locator('#terminal .xterm-rows')
+  await screen.getByText('$').first().waitFor()
+  await page.locator('#terminal').click()
+  await page.keyboard.type('echo $((6 * 7)); stty size')
+  await page.keyboard.press('Enter')
+  const size = async (accept: (size: [number, number]) => boolean): Promise<[number, number]> => {
+    let found: [number, number] | undefined
+    await until(async () => {
+      const sizes = [...(await screen.innerText()).matchAll(/^(\d+) (\d+)$/gm)].map((m) => [Number(m[1]), Number(m[2])] as [number, number])
+      found = sizes.find(accept)
+      return found !== undefined
+    }, 'stty size on the terminal').catch(async (err: Error) => {
+      await page.screenshot({ path: join(ARTIFACTS_DIR, 'console-terminal-failed.png'), fullPage: true })
+      throw new Error(`${err.message}: ${JSON.stringify(await screen.innerText())}`)
+    })
+    return found as [number, number]
+  }
+  await screen.getByText('42').waitFor()
+  const [rows, cols] = await size(() => true)
+  t.ok(cols > 80 && rows > 10, `the terminal fills the page: ${cols}x${rows}`)
+  await page.setViewportSize({ width: 640, height: 600 })
+  await page.keyboard.type('stty size')
+  await page.keyboard.press('Enter')
+  const [rows2, cols2] = await size(([, c]) => c !== cols)
+  t.ok(cols2 < cols && rows2 < rows, `stty size follows the window: ${cols2}x${rows2}`)
+  await page.screenshot({ path: join(ARTIFACTS_DIR, 'console-terminal.png'), fullPage: true })
+  await page.keyboard.type('exit 5')
+  await page.keyboard.press('Enter')
+  await page.getByRole('status').getByText('status 5').waitFor()
+  t.same(external, [], 'nothing loaded from another origin (no CDN)')
+  t.same(errors, [], 'no error in the page')
+})
+
 t.test('the example front end (config/browser.yaml) uses the client module', async (t) => {
   const url = await serve(t, ['-c', 'config/browser.yaml'])
   const { page, errors } = await newPage(t)

@@ -44,7 +44,9 @@ const checks = [
   ['/exit3 closes 4003 (exit status 3)', () => session('/exit3'),
     (r) => r.code === 4003],
   ['/orphan leaves a background child and closes 1000', () => session('/orphan'),
-    (r) => r.messages[0] === 'started' && r.code === 1000]
+    (r) => r.messages[0] === 'started' && r.code === 1000],
+  ['/tty runs on a pseudo-terminal of the size asked for', () => session('/tty?cols=100&rows=30'),
+    (r) => /^\/dev\/pts\/[0-9]+\r\n30 100\r\n$/.test(r.messages.join('')) && r.code === 1000]
 ]
 
 if (flag === '--hold') {

@@ -18,9 +18,9 @@ export interface Client {
   received (count: number): Promise<Array<string | Buffer>>
 }
 
-/** Opens a client to `url`; text messages are recorded as strings, binary ones as Buffers. */
-export function connect (url: string, options: WebSocket.ClientOptions = {}): Client {
-  const ws = new WebSocket(url, options)
+/** Opens a client to `url` (offering `protocols`, if any); text messages are recorded as strings, binary ones as Buffers. */
+export function connect (url: string, options: WebSocket.ClientOptions = {}, protocols: string[] = []): Client {
+  const ws = new WebSocket(url, protocols, options)
   const messages: Array<string | Buffer> = []
   const waiters: Array<{ count: number, resolve: () => void }> = []
   ws.on('message', (data: Buffer, isBinary: boolean) => {

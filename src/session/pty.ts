@@ -1,0 +1,140 @@
+import { EventEmitter } from 'node:events'
+import { readdirSync, readFileSync } from 'node:fs'
+import { constants } from 'node:os'
+import { Readable, Writable } from 'node:stream'
+import { spawn, type IPty } from '@lydell/node-pty'
+import { ProcessGroup } from './process-group.js'
+
+/** `TERM` of a terminal program unless the route's environment sets one. */
+export const DEFAULT_TERM = 'xterm-256color'
+
+/** What a terminal program is started from. */
+export interface TerminalSpec {
+  readonly file: string
+  readonly args: readonly string[]
+  readonly env: Readonly<Record<string, string>>
+  readonly cwd: string | undefined
+  readonly cols: number
+  readonly rows: number
+}
+
+const signalNames = new Map(Object.entries(constants.signals).map(([name, number]) => [number as number, name]))
+
+/**
+ * A program running on a pseudo-terminal, shaped as the session's program side: `stdin` writes
+ * to the terminal as it is (ending it hangs the terminal up: SIGHUP to every process group of
+ * the terminal's session), `stdout` carries everything the terminal shows (stderr included:
+ * `stderr` is null), `exit` comes once the output is all read. The program is the leader of a
+ * new session with the terminal as its controlling terminal (node-pty's forkpty), so its pid is
+ * also its session and process group id.
+ */
+export class TerminalProcess extends EventEmitter {
+  readonly pid: number
+  readonly stdin: Writable
+  readonly stdout: Readable
+  readonly stderr = null
+  readonly #pty: IPty
+  #exited = false
+
+  constructor (spec: TerminalSpec) {
+    super()
+    let pty: IPty
+    try {
+      pty = spawn(spec.file, [...spec.args], {
+        name: spec.env['TERM'] ?? DEFAULT_TERM,
+        cols: spec.cols,
+        rows: spec.rows,
+        ...(spec.cwd === undefined ? {} : { cwd: spec.cwd }),
+        env: { ...spec.env },
+        encoding: null
+      })
+    /* c8 ignore next 3 -- node-pty throws only when forkpty(3) fails: the system is out of terminals or processes */
+    } catch (err) {
+      throw Object.assign(err as Error, { code: (err as NodeJS.ErrnoException).code ?? 'EPTY' })
+    }
+    this.#pty = pty
+    this.pid = pty.pid
+    this.stdout = new Readable({ read: () => this.#pty.resume() })
+    this.stdin = new Writable({
+      write: (chunk: Buffer, _encoding, callback) => {
+        // After the exit node-pty has closed the terminal: what comes late is dropped.
+        // node-pty's types say string; it writes to a net.Socket, which takes the raw bytes as they are.
+        if (!this.#exited) this.#pty.write(chunk as unknown as string)
+        callback()
+      },
+      final: (callback) => {
+        this.hangUp()
+        callback()
+      }
+    })
+    pty.onData((data: string | Buffer) => {
+      if (!this.stdout.push(data)) pty.pause()
+    })
+    // node-pty reports the exit once the terminal's output is all read (or the terminal is closed).
+    pty.onExit(({ exitCode, signal }) => {
+      this.#exited = true
+      this.stdout.push(null)
+      // 0 (no signal) has no name.
+      const name = signalNames.get(signal as number)
+      this.emit('exit', name === undefined ? exitCode : null, name ?? null)
+    })
+  }
+
+  /** Sets the terminal's size; the foreground process group gets SIGWINCH. */
+  resize (cols: number, rows: number): void {
+    if (!this.#exited) this.#pty.resize(cols, rows)
+  }
+
+  /** A terminal hang-up: SIGHUP to every process group of the terminal's session. */
+  hangUp (): void {
+    if (!this.#exited) new TerminalGroup(this.pid, 0).signal('SIGHUP')
+  }
+}
+
+/**
+ * The process groups of session `sid`, from /proc: a shell with job control puts each job in a
+ * group of its own, and a hang-up or the end of the session must reach them all.
+ */
+export function sessionGroups (sid: number): number[] {
+  const groups = new Set([sid])
+  for (const name of readdirSync('/proc')) {
+    if (!/^[0-9]+$/.test(name)) continue
+    let stat: string
+    try {
+      stat = readFileSync(`/proc/${name}/stat`, 'latin1')
+    } catch {
+      // The process ended meanwhile.
+      continue
+    }
+    // pid (comm) state ppid pgrp session …: comm may hold spaces and parentheses.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+    if (Number(fields[3]) === sid) groups.add(Number(fields[2]))
+  }
+  return [...groups]
+}
+
+/**
+ * The {@link ProcessGroup} of a terminal program: its signals reach every process group of the
+ * terminal's session (the program's own, and each job a shell started), as a terminal hang-up does.
+ */
+export class TerminalGroup extends ProcessGroup {
+  readonly #sid: number
+
+  constructor (sid: number, killGraceMs: number) {
+    super(sid, killGraceMs)
+    this.#sid = sid
+  }
+
+  override signal (signal: NodeJS.Signals | 0): boolean {
+    let any = false
+    for (const group of sessionGroups(this.#sid)) {
+      try {
+        process.kill(-group, signal)
+        any = true
+      } catch {
+        // ESRCH: that group is gone.
+      }
+    }
+    return any
+  }
+}
