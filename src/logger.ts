@@ -3,8 +3,7 @@ import { pino, type Level, type Logger } from 'pino'
 import pretty from 'pino-pretty'
 import { REDACT_PATHS } from './security/secrets.js'
 
-/** Log levels accepted by `--log-level`. */
-export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const
+export { LOG_LEVELS } from './cli/args.js'
 
 /** A log level name. */
 export type LogLevel = Level | 'silent'

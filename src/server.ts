@@ -191,6 +191,20 @@ export async function buildServer (options: ServerOptions): Promise<FastifyInsta
     done()
   })
 
+  // Extra response headers (websocketd's --header, --header-ws, --header-http), read at each
+  // response so that a reload applies them.
+  app.addHook('onSend', (_request, reply, payload, done) => {
+    const { any, http } = routing.config.headers
+    for (const name in any) reply.header(name, any[name])
+    for (const name in http) reply.header(name, http[name])
+    done(null, payload)
+  })
+  app.websocketServer.on('headers', (lines: string[]) => {
+    const { any, ws } = routing.config.headers
+    for (const name in any) lines.push(`${name}: ${any[name] as string}`)
+    for (const name in ws) lines.push(`${name}: ${ws[name] as string}`)
+  })
+
   const browser = await registerBrowser(app, options.config)
 
   app.setNotFoundHandler((request, reply) => {
@@ -267,6 +281,7 @@ export async function buildServer (options: ServerOptions): Promise<FastifyInsta
         serverPort: socket.localPort ?? 0,
         url: visible.url,
         pathname,
+        pathInfo: match.pathInfo,
         headers: visible.headers,
         secure: security.tls !== null,
         user: pass.identity
