@@ -240,6 +240,8 @@ export async function buildServer (options: ServerOptions): Promise<FastifyInsta
         if (request.ws) return refuse(reply, new errors.ROUTE_NOT_FOUND(pathname))
         return
       }
+      // websocketd serves plain GETs from --staticdir/--devconsole on the paths its command owns.
+      if (!request.ws && match.compiled.route.pathInfo) return
       if (draining && request.ws) {
         reply.header('retry-after', String(DRAIN_RETRY_AFTER_SECONDS))
         return refuse(reply, new errors.DRAINING())

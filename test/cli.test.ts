@@ -29,22 +29,25 @@ t.test('--help and --version', async (t) => {
   t.same(await run(['-v']), { code: 0, stdout: `wsexec ${VERSION}\n`, stderr: '' })
 })
 
-t.test('usage errors exit 2 with the reason and the usage', async (t) => {
+t.test('usage errors exit 2 with the reason and one line pointing at --help', async (t) => {
   for (const [argv, reason] of [
     [['--nope'], /Unknown option '--nope'/],
-    [['stray'], /Unexpected argument 'stray'/],
     [['--port', 'http'], /--port must be a number from 0 to 65535, not "http"/],
     [['--port', '70000'], /--port must be a number/],
+    [['--port'], /--port needs a value/],
     [['--log-level', 'loud'], /--log-level must be one of trace, debug, info, warn, error, fatal, silent, not "loud"/],
     [['--'], /a command is expected after --/],
-    [['--config', 'x.yaml', '--', 'cat'], /--config and a command after -- exclude each other/],
+    [['--config', 'x.yaml', '--', 'cat'], /a command and --config exclude each other/],
+    [['--dir', '.', 'cat'], /a command and --dir exclude each other/],
     [['--watch', '--', 'cat'], /--watch needs a routes file/],
     [['--drain-timeout', 'soon'], /--drain-timeout: Invalid duration: "soon"/]
   ] as const) {
     const r = await run([...argv])
     t.equal(r.code, 2, argv.join(' '))
     t.match(r.stderr, reason)
-    t.match(r.stderr, /Usage: wsexec/)
+    t.match(r.stderr, /\nTry 'wsexec --help' for more information\.\n$/)
+    t.notMatch(r.stderr, /Usage:/, 'not the whole help')
+    t.equal(r.stderr.split('\n').length, 3, 'two lines')
   }
 })
 
@@ -55,9 +58,10 @@ t.test('--check validates the bundled configuration and prints its routes', asyn
   t.match(r.stdout, /\n {2}\/count\/:n {2}seq 1 \{n\} {2}\[text, stderr log; n: \^\[0-9\]\{1,6\}\$\]\n/)
 })
 
-t.test('--check on the one-liner', async (t) => {
+t.test('--check on the one-liner, with or without --', async (t) => {
   const r = await run(['--check', '--port', '9000', '--', 'cat', '-u'])
   t.equal(r.stdout, '<command line>: valid, 1 route, listen 127.0.0.1:9000\n  /  cat -u  [text, stderr log]\n')
+  t.same(await run(['--check', '--port=9000', 'cat', '-u']), r, 'a positional command, as websocketd takes it')
 })
 
 t.test('--check on a broken configuration shows file:line:column: key and exits 2', async (t) => {
@@ -70,7 +74,7 @@ t.test('--check on a broken configuration shows file:line:column: key and exits 
   t.equal(m.code, 2)
   t.match(m.stderr, `${missing}:3:15: routes./x.command.0: program "no-such-program-here" not found in PATH`)
   t.match(m.stderr, /:5:15: routes\.\/y\.command\.0: \/.*\/nope\.sh does not exist/)
-  t.match(m.stderr, /:7:15: routes\.\/z\.cwd: \/.*\/nowhere is not a folder/)
+  t.match(m.stderr, /:8:10: routes\.\/z\.cwd: \/.*\/nowhere is not a folder/)
   t.equal((await run(['--check', '-c', 'no/such/file.yaml'])).stderr, 'wsexec: Invalid configuration:\nno/such/file.yaml:1:1: cannot read the file (ENOENT)\n')
 })
 
@@ -142,7 +146,7 @@ t.test('the one-liner serves a command at /; a second signal kills sessions at o
   t.equal(await done, 0)
   t.equal(signals.listenerCount('SIGTERM'), 0, 'signal handlers removed')
   const records = lines.map((l) => JSON.parse(l) as { msg: string, signal?: string })
-  t.match(records.map((r) => r.msg), ['listening on http://127.0.0.1:' + url.split(':').at(-1), 'session start', 'draining', 'second signal: killing every session now'])
+  t.match(records.map((r) => r.msg), ['listening on http://127.0.0.1:' + url.split(':').at(-1), `route ws://127.0.0.1:${url.split(':').at(-1) as string}/… → ${process.execPath} ${fileURLToPath(new URL('fixtures/ignore-term.mjs', import.meta.url))}`, 'session start', 'draining', 'second signal: killing every session now'])
 })
 
 t.test('a port in use is a runtime failure (exit 1)', async (t) => {
@@ -154,7 +158,7 @@ t.test('a port in use is a runtime failure (exit 1)', async (t) => {
   await listened
   const second = await run(['--port', url.split(':').at(-1) as string, '--', 'cat'])
   t.equal(second.code, 1)
-  t.match(second.stdout, /"msg":"cannot listen"/)
+  t.equal(second.stderr, `wsexec: cannot listen on 127.0.0.1:${url.split(':').at(-1) as string}: address already in use\n`, 'one line, no stack')
   stop.abort()
   t.equal((await first).code, 0)
 })

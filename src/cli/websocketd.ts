@@ -25,7 +25,7 @@ export function buildConfigInput (options: Options, cwd: string): Built {
   const route = (command: string[]): RouteInput => {
     const r: RouteInput = { command, pathInfo: true }
     if (w.binary) r.mode = 'binary'
-    if (w.passenv !== undefined) r.passEnv = w.passenv
+    if (w.passenv !== undefined) r.passEnv = [...w.passenv]
     if (w.closems !== undefined) {
       if (w.closems === 0) notes.push('--closems=0: wsexec always ends the program after the client leaves; the default grace of 1s applies')
       else r.closeGrace = `${w.closems}ms`
