@@ -44,7 +44,7 @@ async function transcript (url: string, line = 'hi', options: WebSocket.ClientOp
   await c.opened
   c.ws.send(line)
   const { code } = await c.closed
-  return { messages: c.messages, code }
+  return { messages: c.messages.map(String), code }
 }
 
 t.test('both flag forms, one or two dashes, and a positional command', async (t) => {

@@ -97,12 +97,12 @@ export function parseConfig (text: string, source: string, baseDir: string, opti
   const input = value as ConfigInput
   // Every problem in one run: the rules beyond the schema, and the programs, are checked on each
   // part whose shape is right, even when other parts are wrong.
-  const broken = (prefix: readonly string[]): boolean => schemaProblems.some((p) => prefix.every((segment, i) => p.path[i] === segment))
   const rootBroken = schemaProblems.some((p) => p.path.length === 0)
   if (!rootBroken && !schemaProblems.some((p) => p.path[0] !== 'routes')) problems.push(...checkSecurity(input, [], problem))
-  const routes = rootBroken || broken(['routes']) && schemaProblems.some((p) => p.path.length === 1)
+  const routes = rootBroken || schemaProblems.some((p) => p.path.length === 1 && p.path[0] === 'routes')
     ? []
-    : Object.entries(input.routes).filter(([path]) => !broken(['routes', path]))
+    // An unknown key in a route does not keep its other rules from being checked.
+    : Object.entries(input.routes).filter(([path]) => !schemaProblems.some((p) => p.path[0] === 'routes' && p.path[1] === path && (p.path.length === 2 || !p.key)))
   for (const [path, route] of routes) problems.push(...checkRoute(path, route, problem), ...checkSecurity(route, ['routes', path], problem))
   if (schemaProblems.length === 0) problems.push(...checkEndpoints(input, problem))
   if (options.env !== undefined) {
