@@ -172,7 +172,8 @@ function announce (app: FastifyInstance, config: Config, logger: Logger, url: st
     base = `ws+unix:${url.slice(5)}:`
   } else {
     const address = new URL(url)
-    const wildcard = address.hostname === '0.0.0.0' || address.hostname === '[::]'
+    // fastify reports one of the addresses of 0.0.0.0 or ::; clients elsewhere use the machine's name.
+    const wildcard = config.listen.host === '0.0.0.0' || config.listen.host === '::'
     base = `${secure ? 'wss' : 'ws'}://${wildcard ? hostname() : address.hostname}:${address.port}`
   }
   for (const r of config.routes) {

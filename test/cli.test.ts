@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process'
 import { EventEmitter, once } from 'node:events'
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
+import { hostname, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { PassThrough } from 'node:stream'
 import { fileURLToPath } from 'node:url'
@@ -68,7 +68,7 @@ t.test('--check on a broken configuration shows file:line:column: key and exits 
   const file = await tempConfig(t, 'routes:\n  /bc:\n    command: [bc, -q]\n    mode: txt\n  /x:\n    command: [no-such-program-here]\n')
   const r = await run(['--check', '-c', file])
   t.equal(r.code, 2)
-  t.equal(r.stderr, `wsexec: Invalid configuration:\n${file}:4:11: routes./bc.mode: must be one of text, binary\n`)
+  t.equal(r.stderr, `wsexec: Invalid configuration:\n${file}:4:11: routes./bc.mode: must be one of text, binary\n${file}:6:15: routes./x.command.0: program "no-such-program-here" not found in PATH ${process.env['PATH'] as string}\n`, 'schema and programs in one run')
   const missing = await tempConfig(t, 'routes:\n  /x:\n    command: [no-such-program-here]\n  /y:\n    command: [./nope.sh]\n  /z:\n    command: [cat]\n    cwd: nowhere\n')
   const m = await run(['--check', '--config', missing])
   t.equal(m.code, 2)
@@ -194,4 +194,59 @@ t.test('pretty logs in a terminal', async (t) => {
   const text = Buffer.concat(out).toString()
   t.match(text, /INFO.*listening on http:\/\/127\.0\.0\.1:\d+/)
   t.notMatch(text, /^\{/m, 'not JSON')
+})
+
+t.test('nothing to serve: a short message, not a configuration error at 1:1', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'wsexec-empty-'))
+  t.teardown(() => rm(dir, { recursive: true, force: true }))
+  const r = await run([], { cwd: dir })
+  t.equal(r.code, 2)
+  t.equal(r.stderr, `wsexec: nothing to serve: there is no config/routes.yaml in ${dir}.
+  wsexec -c FILE             serve the routes in a YAML file
+  wsexec -- COMMAND [ARGS]   serve one program (websocketd style: wsexec --port=8080 ./script.sh)
+  wsexec --dir=FOLDER        serve every executable file in a folder
+Try 'wsexec --help' for more information.
+`)
+  t.match((await run(['-c', 'config/routes.yaml'], { cwd: dir })).stderr, /Invalid configuration:\nconfig\/routes\.yaml:1:1: cannot read the file \(ENOENT\)/, 'a file asked for by name is a configuration error')
+})
+
+t.test('an unexpected error (a bug) exits 1 with its stack, never as a configuration error', async (t) => {
+  const stdout = new PassThrough()
+  stdout.write = () => { throw new TypeError('broken pipe of a test') }
+  const stderr = new PassThrough()
+  const err: Buffer[] = []
+  stderr.on('data', (d: Buffer) => err.push(d))
+  const code = await main(['--version'], { stdout, stderr, env: {}, cwd: root })
+  t.equal(code, 1)
+  const text = Buffer.concat(err).toString()
+  t.match(text, /^wsexec: unexpected error \(a bug in wsexec; please report it\):\nTypeError: broken pipe of a test\n {4}at /)
+  t.notMatch(text, /configuration/i)
+})
+
+t.test('at start-up, one line per route with its ws:// URL, and the console\'s', async (t) => {
+  const file = await tempConfig(t, 'console: true\nroutes:\n  /echo:\n    command: [cat]\n  /count/:n:\n    command: [seq, "{n}"]\n    params: { n: "[0-9]+" }\n')
+  const stdout = new PassThrough()
+  const lines: string[] = []
+  stdout.on('data', (d: Buffer) => lines.push(...d.toString().trim().split('\n')))
+  const stop = new AbortController()
+  let url = ''
+  const code = await main(['-c', file, '--port', '0'], { stdout, stderr: stdout, env: { PATH: process.env['PATH'] }, cwd: root, stop: stop.signal, onListening: (u) => { url = u; stop.abort() } })
+  t.equal(code, 0)
+  const port = url.split(':').at(-1) as string
+  const records = lines.map((l) => JSON.parse(l) as { msg: string, url?: string })
+  t.same(records.filter((r) => r.url !== undefined).map((r) => r.msg), [
+    `route ws://127.0.0.1:${port}/echo → cat`,
+    `route ws://127.0.0.1:${port}/count/:n → seq {n}`,
+    `console http://127.0.0.1:${port}/`
+  ])
+})
+
+t.test('the routes\' URLs name the machine when listening on every address', async (t) => {
+  const stdout = new PassThrough()
+  const out: Buffer[] = []
+  stdout.on('data', (d: Buffer) => out.push(d))
+  const stop = new AbortController()
+  const code = await main(['--host', '0.0.0.0', '--port', '0', '--', 'cat'], { stdout, stderr: stdout, env: { PATH: process.env['PATH'] }, cwd: root, stop: stop.signal, onListening: () => stop.abort() })
+  t.equal(code, 0)
+  t.match(Buffer.concat(out).toString(), `"msg":"route ws://${hostname()}:`)
 })
