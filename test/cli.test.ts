@@ -7,6 +7,7 @@ import { PassThrough } from 'node:stream'
 import { fileURLToPath } from 'node:url'
 import t, { type Test } from 'tap'
 import { main } from '../src/cli.js'
+import { terminalLine } from '../src/logger.js'
 import { VERSION } from '../src/version.js'
 import { root, runCli } from './helpers/cli.js'
 import { connect } from './helpers/client.js'
@@ -184,16 +185,38 @@ t.test('the installed command: SIGTERM ends it with exit 0, nothing left behind'
   t.match(out, /"msg":"stopped"/)
 })
 
-t.test('pretty logs in a terminal', async (t) => {
+t.test('pretty logs in a terminal: one line per session start and end, in words', async (t) => {
   const stdout = Object.assign(new PassThrough(), { isTTY: true })
   const out: Buffer[] = []
   stdout.on('data', (d: Buffer) => out.push(d))
   const stop = new AbortController()
-  const code = await main(['--port', '0', '--', 'cat'], { stdout, stderr: stdout, env: { PATH: process.env['PATH'] }, cwd: root, stop: stop.signal, onListening: () => stop.abort() })
-  t.equal(code, 0)
-  const text = Buffer.concat(out).toString()
+  let url = ''
+  let listening!: () => void
+  const listened = new Promise<void>((resolve) => { listening = resolve })
+  const done = main(['--port', '0', '--', 'seq', '1', '5'], { stdout, stderr: stdout, env: { PATH: process.env['PATH'] }, cwd: root, stop: stop.signal, onListening: (u) => { url = u; listening() } })
+  await listened
+  const c = connect(`${url.replace('http', 'ws')}/count/5`)
+  t.same(await c.received(5), ['1', '2', '3', '4', '5'])
+  await c.closed
+  stop.abort()
+  t.equal(await done, 0)
+  // eslint-disable-next-line no-control-regex
+  const text = Buffer.concat(out).toString().replace(/\x1b\[[0-9;]*m/g, '')
   t.match(text, /INFO.*listening on http:\/\/127\.0\.0\.1:\d+/)
+  t.match(text, /INFO.*\/count\/5 \(\/\) ← 127\.0\.0\.1, pid \d+\n/)
+  t.match(text, /INFO.*\/count\/5 \(\/\) → 1000 exit 0, 0 msgs in, 5 msgs out, \d+ ms\n/)
   t.notMatch(text, /^\{/m, 'not JSON')
+  t.notMatch(text, /^\s+(session|childPid|out):/m, 'no field lines')
+})
+
+t.test('terminal lines of other records and endings', async (t) => {
+  const end = { msg: 'session end', path: '/a', route: '/a', in: { messages: 1 }, out: { messages: 1 }, durationMs: 3, closeCode: 4137, signal: 'SIGKILL', spawnError: null, exitCode: null }
+  t.equal(terminalLine(end), '/a → 4137 signal SIGKILL, 1 msg in, 1 msg out, 3 ms')
+  t.equal(terminalLine({ ...end, signal: null, spawnError: 'ENOENT', closeCode: 1011 }), '/a → 1011 spawn failed ENOENT, 1 msg in, 1 msg out, 3 ms')
+  t.equal(terminalLine({ msg: 'program stderr', path: '/a', route: '/a', session: 'x', childPid: 7, stderr: 'oops' }), '/a program stderr  childPid=7 stderr=oops')
+  t.equal(terminalLine({ msg: 'request refused', status: 404, err: { message: 'no' }, skipped: undefined }), 'request refused  status=404 err="no"')
+  t.equal(terminalLine({ msg: 'x', err: 'plain' }), 'x  err="plain"')
+  t.equal(terminalLine({ msg: 'stopped' }), 'stopped')
 })
 
 t.test('nothing to serve: a short message, not a configuration error at 1:1', async (t) => {

@@ -3,8 +3,6 @@ import { join, relative, resolve, sep } from 'node:path'
 import type { ConfigInput, RouteInput } from '../config/schema.js'
 import { UsageError, type Options } from './args.js'
 
-/** Default passEnv of websocketd and wsexec alike. */
-const DEFAULT_PASSENV = ['PATH', 'LD_LIBRARY_PATH']
 
 /** What building routes from the command line found worth telling the user. */
 export interface Built {

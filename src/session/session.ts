@@ -7,7 +7,7 @@ import type { FastifyBaseLogger } from 'fastify'
 import WebSocket from 'ws'
 import { CloseCode, closeForExit, closeForProtocolError, closeForSpawnError, type Close } from '../close-codes.js'
 import type { Route } from '../config/load.js'
-import { framingFor, type Framing, type StreamName } from './framing.js'
+import { framingFor, type Encoded, type Framing, type StreamName } from './framing.js'
 import { Input } from './input.js'
 import { LineSplitter } from './line-splitter.js'
 import { sharedLines } from './lines.js'
@@ -31,6 +31,8 @@ export interface SessionOptions {
   /** The request's logger; every line also names the session and the route (no child logger per session: memory). */
   readonly log: FastifyBaseLogger
   readonly remoteAddress: string
+  /** The path the client asked for (`/count/5`), logged beside the route's pattern. */
+  readonly requestPath?: string
 }
 
 /** Message and byte counts of one direction. */
@@ -166,11 +168,11 @@ export class Session extends EventEmitter {
     })
   }
 
-  #send (encoded: { bytes: Buffer, messages: number } | null): void {
+  #send (encoded: Encoded | null): void {
     if (encoded === null || this.#clientGone || this.#closeSent !== undefined) return
     const { socket } = this.#o
     this.#out.messages += encoded.messages
-    this.#out.bytes += encoded.bytes.length
+    this.#out.bytes += encoded.payloadBytes
     this.lastActivity = performance.now()
     socket.write(encoded.bytes)
     if (socket.writableLength < OUTPUT_HIGH_WATER_BYTES) return
@@ -259,8 +261,8 @@ export class Session extends EventEmitter {
     for (const s of this.#outputs) s.resume()
   }
 
-  #logFields (): { session: string, route: string } {
-    return { session: this.id, route: this.route.path }
+  #logFields (): { session: string, route: string, path: string } {
+    return { session: this.id, route: this.route.path, path: this.#o.requestPath ?? this.route.path }
   }
 
   #maybeFinish (): void {

@@ -16,7 +16,8 @@ export const FULL_COUNTS: Readonly<Counts> = Object.freeze({
   concSeconds: 10,
   floodSeconds: 15,
   floodReadBytes: 4096,
-  floodReadEveryMs: 100
+  floodReadEveryMs: 100,
+  startupRuns: 10
 })
 
 /** Sizes of a smoke run: every scenario, about a tenth of the work. */
@@ -31,5 +32,6 @@ export const QUICK_COUNTS: Readonly<Counts> = Object.freeze({
   spawnWarmupConnections: 5,
   concSessions: 50,
   concSeconds: 3,
-  floodSeconds: 3
+  floodSeconds: 3,
+  startupRuns: 3
 })

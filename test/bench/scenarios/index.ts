@@ -4,8 +4,9 @@ import { downWide } from './down-wide.js'
 import { flood } from './flood.js'
 import { rtt } from './rtt.js'
 import { spawnScenario } from './spawn.js'
+import { startup } from './startup.js'
 import type { Scenario } from './types.js'
 import { up } from './up.js'
 
 /** Every scenario, in the order a run executes them. */
-export const SCENARIOS: readonly Scenario[] = [down, downWide, up, rtt, spawnScenario, conc, flood]
+export const SCENARIOS: readonly Scenario[] = [startup, down, downWide, up, rtt, spawnScenario, conc, flood]

@@ -17,6 +17,8 @@ export interface Counts {
   floodSeconds: number
   floodReadBytes: number
   floodReadEveryMs: number
+  /** Server starts measured by the start-up scenario. */
+  startupRuns: number
 }
 
 /** One figure a scenario reports, and which way is better. */
