@@ -3,7 +3,6 @@ import { join, relative, resolve, sep } from 'node:path'
 import type { ConfigInput, RouteInput } from '../config/schema.js'
 import { UsageError, type Options } from './args.js'
 
-
 /** What building routes from the command line found worth telling the user. */
 export interface Built {
   readonly input: ConfigInput
