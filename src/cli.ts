@@ -18,7 +18,7 @@ export const ExitCode = Object.freeze({ OK: 0, FAILURE: 1, USAGE: 2 })
 export interface CliIO {
   readonly stdout: Writable & { isTTY?: boolean, columns?: number, rows?: number }
   readonly stderr: Writable
-  /** What `wsexec connect` sends; process.stdin by default. */
+  /** What `wsexec connect` sends; without it, end of input at once. */
   readonly stdin?: Readable & { isTTY?: boolean, setRawMode?: (raw: boolean) => unknown }
   readonly env: Readonly<Record<string, string | undefined>>
   readonly cwd: string
@@ -131,8 +131,9 @@ async function serverMain (argv: readonly string[], io: CliIO): Promise<number> 
   try {
     config = await loadConfig(options, io, notes)
   } catch (err) {
-    const missing = err instanceof ConfigError && !options.configGiven && err.problems.length === 1 && /ENOENT/.test(err.problems[0]?.message ?? '')
-    if (missing && options.command.length === 0) {
+    // Only the default file can be missing this way: a command or --dir makes no file to read.
+    const missing = err instanceof ConfigError && !options.configGiven && err.problems.some((p) => p.message === 'cannot read the file (ENOENT)')
+    if (missing) {
       io.stderr.write(nothingToServe(options, io.cwd))
       return ExitCode.USAGE
     }

@@ -9,7 +9,7 @@ import { WebSocketServer, type WebSocket } from 'ws'
 import { CHANNEL_PROTOCOLS, connectMain, exitStatusForClose, exitStatusForStatus } from '../src/cli/connect.js'
 import { main } from '../src/cli.js'
 import { root } from './helpers/cli.js'
-import { DEADLINE_MS } from './helpers/client.js'
+import { DEADLINE_MS, until } from './helpers/client.js'
 import { needProgram } from './helpers/debian.js'
 import { node, startServer } from './helpers/server.js'
 
@@ -64,6 +64,11 @@ t.test('plain routes: lines as messages, and the program\'s exit status', async 
 `)
   t.same(await connectWith([`${s.url}/head`], 'one\ntwo\nthree\n'), { code: 0, stdout: 'one\ntwo\n', stderr: '' }, 'exit 0')
   t.same(await connectWith([`${s.url}/exit3`], null), { code: 3, stdout: 'bye\n', stderr: '' }, 'exit 3')
+  const noStdin = new PassThrough()
+  let noStdinText = ''
+  noStdin.on('data', (d: Buffer) => { noStdinText += d.toString() })
+  t.equal(await main(['connect', `${s.url}/exit3`], { stdout: noStdin, stderr: noStdin, env: {}, cwd: root }), 3, 'without stdin: end of input at once')
+  t.equal(noStdinText, 'bye\n')
   t.same(await connectWith([`${s.url}/kill`], null), { code: 137, stdout: 'dying\n', stderr: '' }, 'SIGKILL: 128 + 9')
   t.same(await connectWith([`${s.url}/tagged`], null), { code: 0, stdout: 'out 1\nout 2\n', stderr: 'err 1\n' }, 'stderr on stderr')
   t.same(await connectWith(['-H', 'X-Test: hello', `${s.url}/env`], null), { code: 0, stdout: 'hello\n', stderr: '' }, '-H')
@@ -140,6 +145,7 @@ t.test('--channels on v4: no close signal; success; the close reason as a fallba
   const reasonOnly = await channelServer(t, (ws) => { ws.close(1000, 'exit 5') })
   t.equal((await connectWith(['--channels', reasonOnly.url], null)).code, 5)
   const legacy = await channelServer(t, (ws) => {
+    ws.send(Buffer.of(3))
     ws.send(Buffer.concat([Buffer.of(3), Buffer.from('command terminated with non-zero exit code')]))
     ws.send(Buffer.of(7))
     ws.close(1000)
@@ -147,6 +153,49 @@ t.test('--channels on v4: no close signal; success; the close reason as a fallba
   t.same(await connectWith(['--channels', legacy.url], null), { code: 1, stdout: '', stderr: 'wsexec connect: command terminated with non-zero exit code\n' })
   const closeOnly = await channelServer(t, (ws) => { ws.close(1000) })
   t.equal((await connectWith(['--channels', closeOnly.url], null)).code, 0)
+})
+
+t.test('plain servers that refuse, close without a status, or send odd tagged text', async (t) => {
+  const refusing = new WebSocketServer({ host: '127.0.0.1', port: 0, verifyClient: (_info, done) => done(false, 401) })
+  t.teardown(() => refusing.close())
+  await once(refusing, 'listening')
+  const refused = await connectWith([`ws://127.0.0.1:${(refusing.address() as { port: number }).port}/`], null)
+  t.same(refused, { code: 255, stdout: '', stderr: `wsexec connect: cannot connect to ws://127.0.0.1:${(refusing.address() as { port: number }).port}/: 401 Unauthorized\n` })
+  const going = await channelServer(t, (ws) => { ws.send('{"stream":"broken'); ws.close(1001, 'server shutting down') })
+  t.same(await connectWith([going.url], null), { code: 255, stdout: '{"stream":"broken\n', stderr: 'wsexec connect: connection closed: 1001 server shutting down\n' })
+  const bare = await channelServer(t, (ws) => { ws.close(1008) })
+  t.same(await connectWith([bare.url], null), { code: 255, stdout: '', stderr: 'wsexec connect: connection closed: 1008\n' })
+})
+
+t.test('--tty in this process: raw mode on and off, sizes on channel 4 and on resize, keystrokes', async (t) => {
+  let resized!: () => void
+  const gotResize = new Promise<void>((resolve) => { resized = resolve })
+  const server = await channelServer(t, (ws, _protocol, received) => {
+    ws.on('message', (data: Buffer) => {
+      if (data[0] === 4 && received.filter((m) => m[0] === 4).length === 2) resized()
+      if (data[0] === 255) {
+        ws.send(Buffer.concat([Buffer.of(3), Buffer.from('{"metadata":{},"status":"Success"}')]))
+        ws.close(1000)
+      }
+    })
+  })
+  const wss = server.url
+  const raw: boolean[] = []
+  const stdin = Object.assign(new PassThrough(), { isTTY: true, setRawMode: (on: boolean) => raw.push(on) })
+  const stdout = Object.assign(new PassThrough(), { columns: 100, rows: 30 })
+  stdout.resume()
+  const done = main(['connect', '--tty', '--channels', `${wss}/x?y=1`], { stdout, stderr: stdout, stdin, env: {}, cwd: root })
+  await until(() => server.offered.length === 1, 'the connection')
+  stdin.write('a')
+  stdout.columns = 120
+  stdout.emit('resize')
+  await gotResize
+  stdin.end()
+  t.equal(await done, 0)
+  t.same(raw, [true, false], 'raw mode, then back')
+  t.equal(stdout.listenerCount('resize'), 0, 'the resize listener is removed')
+  const plain = await channelServer(t, (ws) => { ws.on('message', (data: Buffer, binary: boolean) => { if (binary && data.length === 0) ws.close(1000) }) })
+  t.same(await connectWith(['--tty', plain.url], 'k'), { code: 0, stdout: '', stderr: '' }, 'no size known: none sent')
 })
 
 t.test('--tty under a real pseudo-terminal: raw keystrokes, the size, and the exit status', async (t) => {
@@ -165,7 +214,7 @@ t.test('--tty under a real pseudo-terminal: raw keystrokes, the size, and the ex
       if (binary && data.toString() === 'q') { got(messages, request.url as string); ws.close(4003, 'exit 3') }
     })
   })
-  const url = `ws://127.0.0.1:${(wss.address() as { port: number }).port}/sh`
+  const url = `ws://127.0.0.1:${(wss.address() as { port: number }).port}/sh?x=1`
   const command = [process.execPath, ...process.execArgv, join(root, 'src/bin.ts'), 'connect', '--tty', url].map((a) => `'${a.replaceAll("'", "'\\''")}'`).join(' ')
   const child = spawn('script', ['-qfec', `stty cols 100 rows 30; exec ${command}`, '/dev/null'], { stdio: ['pipe', 'pipe', 'inherit'] })
   t.teardown(() => { if (child.exitCode === null) child.kill('SIGKILL') })
@@ -177,7 +226,7 @@ t.test('--tty under a real pseudo-terminal: raw keystrokes, the size, and the ex
   })
   const [messages, requestUrl] = await seen
   const [code] = await once(child, 'exit', { signal: AbortSignal.timeout(DEADLINE_MS * 3) }) as [number]
-  t.equal(requestUrl, '/sh?cols=100&rows=30', 'the size in the query')
+  t.equal(requestUrl, '/sh?x=1&cols=100&rows=30', 'the size in the query')
   t.same(messages[0], { data: '{"resize":{"cols":100,"rows":30}}', binary: false }, 'then a resize message')
   t.same(messages.at(-1), { data: 'q', binary: true }, 'a keystroke, without Enter')
   t.equal(code, 3, 'the exit status')

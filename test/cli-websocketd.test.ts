@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process'
 import { once } from 'node:events'
-import { chmod, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { chmod, mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises'
 import { createServer, type AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -22,6 +22,9 @@ async function scripts (t: Test): Promise<string> {
     await chmod(join(dir, name), 0o755)
   }
   await writeFile(join(dir, 'notes.txt'), 'not a program\n')
+  await writeFile(join(dir, ':param.sh'), SCRIPT)
+  await chmod(join(dir, ':param.sh'), 0o755)
+  await symlink(join(dir, 'gone'), join(dir, 'dangling'))
   await writeFile(join(dir, '.hidden.sh'), SCRIPT)
   await chmod(join(dir, '.hidden.sh'), 0o755)
   return dir
@@ -62,6 +65,10 @@ t.test('both flag forms, one or two dashes, and a positional command', async (t)
   t.equal(o.logLevel, 'info', 'websocketd\'s access level is info')
   t.equal(parseArgs(['--loglevel=debug', 'cat']).logLevel, 'debug')
   t.same(parseArgs(['cat', '--port=1']).command, ['cat', '--port=1'], 'options end at the command, as in websocketd')
+  t.same(parseArgs(['-', 'x']).command, ['-', 'x'], 'a lone dash is a word')
+  t.match(parseArgs(['--binary=1', '--sameorigin=0', 'cat']).websocketd, { binary: true, sameorigin: false })
+  t.throws(() => parseArgs(['-x']), { message: "Unknown option '-x'" })
+  t.throws(() => parseArgs(['--nope=1']), { message: "Unknown option '--nope'" })
 })
 
 t.test('websocketd flags that cannot work are refused clearly', async (t) => {
@@ -177,6 +184,19 @@ headers:
   const check = await runCli(['--check', '-c', 'routes.yaml'], { cwd: dir })
   t.equal(check.code, 0, check.stderr)
   t.match(check.stdout, /routes\.yaml: valid, 2 routes, listen 127\.0\.0\.1:9000/)
+  const tls = await runCli(['--ssl', '--sslcert=c.pem', '--sslkey', 'k.pem', '--sameorigin', '--maxforks=0', '--print-config', 'cat'], { cwd: dir })
+  t.equal(tls.stdout, `# wsexec routes file made by: wsexec --ssl --sslcert=c.pem --sslkey k.pem --sameorigin --maxforks=0 --print-config cat
+routes:
+  /:
+    command:
+      - cat
+    pathInfo: true
+requireOrigin: true
+tls:
+  cert: ${dir}/c.pem
+  key: ${dir}/k.pem
+`, '--maxforks=0 is no limit')
+  t.match(r.stderr, /:param\.sh is left out \(a name starting with ":" cannot be a route path\)/)
   const several = await runCli(['--address=127.0.0.1', '--address=127.0.0.2', '--closems=0', '--print-config', 'cat'], { cwd: dir })
   t.match(several.stdout, /# --address 127\.0\.0\.2: a routes file listens on one address/)
   t.match(several.stderr, /--closems=0: wsexec always ends the program/)

@@ -45,6 +45,7 @@ interface ConnectOptions {
 export interface ConnectIO {
   readonly stdout: Writable & { isTTY?: boolean, columns?: number, rows?: number }
   readonly stderr: Writable
+  /** What is sent; without it, end of input is sent at once. */
   readonly stdin?: Readable & { isTTY?: boolean, setRawMode?: (raw: boolean) => unknown }
 }
 
@@ -120,7 +121,7 @@ export async function connectMain (argv: readonly string[], io: ConnectIO): Prom
     io.stdout.write(CONNECT_USAGE)
     return 0
   }
-  const stdin = io.stdin ?? process.stdin
+  const stdin = io.stdin
   const cols = io.stdout.columns
   const rows = io.stdout.rows
   let url = options.url
@@ -145,7 +146,7 @@ export async function connectMain (argv: readonly string[], io: ConnectIO): Prom
   const closed = new Promise<[number, Buffer]>((resolve) => ws.once('close', (code: number, reason: Buffer) => resolve([code, reason])))
 
   ws.on('message', (data: Buffer, isBinary: boolean) => {
-    if (ws.protocol !== '' && CHANNEL_PROTOCOLS.includes(ws.protocol as typeof CHANNEL_PROTOCOLS[number])) {
+    if (CHANNEL_PROTOCOLS.includes(ws.protocol as typeof CHANNEL_PROTOCOLS[number])) {
       const channel = data[0]
       const payload = data.subarray(1)
       if (channel === Channel.STDOUT) io.stdout.write(payload)
@@ -176,18 +177,19 @@ export async function connectMain (argv: readonly string[], io: ConnectIO): Prom
 
   await Promise.race([new Promise((resolve) => ws.once('open', resolve)), closed])
   const channel = CHANNEL_PROTOCOLS.includes(ws.protocol as typeof CHANNEL_PROTOCOLS[number])
+  // Sends only ever follow 'open'; after a close, ws drops them without throwing.
   const send = (payload: Buffer | string): void => {
-    if (ws.readyState !== WebSocket.OPEN) return
     if (channel) ws.send(Buffer.concat([Buffer.of(Channel.STDIN), Buffer.from(payload)]))
     else ws.send(payload, { binary: typeof payload !== 'string' })
   }
   const endInput = (): void => {
-    if (ws.readyState !== WebSocket.OPEN) return
     if (ws.protocol === 'v5.channel.k8s.io') ws.send(Buffer.of(Channel.CLOSE, Channel.STDIN))
     else if (!channel) ws.send(Buffer.alloc(0), { binary: true })
   }
   const cleanups: Array<() => void> = []
-  if (ws.readyState === WebSocket.OPEN) {
+  if (ws.readyState === WebSocket.OPEN && stdin === undefined) {
+    endInput()
+  } else if (ws.readyState === WebSocket.OPEN && stdin !== undefined) {
     if (options.tty) {
       const raw = stdin.isTTY === true && stdin.setRawMode !== undefined
       if (raw) {
@@ -197,7 +199,7 @@ export async function connectMain (argv: readonly string[], io: ConnectIO): Prom
       const sendSize = (): void => {
         const c = io.stdout.columns
         const r = io.stdout.rows
-        if (c !== undefined && r !== undefined && ws.readyState === WebSocket.OPEN) ws.send(resizeMessage(channel, c, r))
+        if (c !== undefined && r !== undefined) ws.send(resizeMessage(channel, c, r))
       }
       sendSize()
       io.stdout.on('resize', sendSize)

@@ -151,19 +151,28 @@ routes:
   }
   t.same(problems({ PATH: '/usr/bin:/bin' }), [
     'r.yaml:1:11: listen.prot: unknown key: did you mean port?',
-    'r.yaml:4:20: routes./a/:n.command.1: {m} names no parameter of the path (parameters: {n})',
+    'r.yaml:4:20: routes./a/:n.command.1: {m} names no parameter of the path (parameters: {n}); did you mean {n}?',
     'r.yaml:6:5: routes./a/:n.comand: unknown key: did you mean command?',
     'r.yaml:8:15: routes./b.command.0: program "no-such-program-anywhere" not found in PATH /usr/bin:/bin',
     'r.yaml:8:41: routes./b.command.1: {x} names no parameter of the path (the path /b has no parameters)',
     'r.yaml:11:11: routes./c.mode: must be one of text, binary',
     'r.yaml:15:5: routes./d.minItems: unknown key',
-    'r.yaml:17:14: routes./e.command: needs at least 1 element',
+    'r.yaml:17:14: routes./e.command: must not be empty',
     'r.yaml:21:5: routes./f.envv: unknown key: did you mean env?',
     'r.yaml:25:15: routes./g/:id.pathInfo: pathInfo needs a path without parameters',
     'r.yaml:28:10: routes./h.cwd: /tmp/nowhere is not a folder'
   ])
+  const problems2 = (yaml: string): string[] => {
+    try {
+      parseConfig(yaml, 'r.yaml', '/tmp')
+      return []
+    } catch (err) {
+      return (err as ConfigError).problems.map(formatProblem)
+    }
+  }
   t.notOk(problems().some((p) => p.includes('no-such-program')), 'programs are checked only when the environment is given')
   t.notMatch(problems().join('\n'), /must NOT|must be object|must be >=|must be <=/, 'no raw ajv wording')
+  t.same(problems2('auth: {}\nroutes:\n  /a:\n    command: [cat]\n    cwd: ""\n'), ['r.yaml:1:7: auth: must be an object with bearer and/or basic, or false', 'r.yaml:5:10: routes./a.cwd: must not be empty'])
   t.same(closest('prot', ['port', 'host']), 'port')
   t.equal(closest('zzzz', ['port']), undefined)
   t.equal(closest('ab', ['ba']), 'ba', 'a transposition is one edit')
