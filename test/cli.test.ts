@@ -169,7 +169,7 @@ t.test('the installed command: SIGTERM ends it with exit 0, nothing left behind'
   t.teardown(() => { if (child.exitCode === null) child.kill('SIGKILL') })
   let out = ''
   const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no listening line in ${out}`)), 20_000)
+    const timer = setTimeout(() => reject(new Error(`no listening line in ${out}`)), 60_000)
     child.stdout.on('data', (d: Buffer) => {
       out += d.toString()
       const m = /listening on (http:\/\/[0-9.:]+)/.exec(out)
