@@ -22,7 +22,7 @@ import { visibleRequest } from './security/secrets.js'
 import { transportOptions } from './security/tls.js'
 import { watch } from './security/watchdog.js'
 import { routeEnvironment, sessionEnvironment } from './session/env.js'
-import type { Session } from './session/session.js'
+import { Session } from './session/session.js'
 import { VERSION } from './version.js'
 
 /** Largest message accepted from a client by default, in bytes (`maxMessageBytes`). */
@@ -99,10 +99,6 @@ export async function buildServer (options: ServerOptions): Promise<FastifyInsta
   let routing = compile(options.config, env)
   let draining = false
   const sessions = new Set<Session>()
-  // Sessions (and execa, the largest module graph) load while the server starts listening: the
-  // first upgrade waits for them, start-up does not.
-  const sessionModule = import('./session/session.js')
-  let SessionClass: typeof Session | undefined
   const metrics = new Metrics()
   const { health, metrics: metricsConfig, security } = options.config
   const counter = new SessionCounter(security)
@@ -251,7 +247,6 @@ export async function buildServer (options: ServerOptions): Promise<FastifyInsta
         return refuse(reply, new errors.DRAINING())
       }
       request.wsexecMatch = match
-      SessionClass ??= (await sessionModule).Session
       const verdict = await checkRequest(request, match.compiled.route, counter)
       if (verdict.refusal !== undefined) return refuse(reply.headers(verdict.headers), verdict.refusal)
       request.wsexecPass = verdict
@@ -293,7 +288,7 @@ export async function buildServer (options: ServerOptions): Promise<FastifyInsta
         secure: security.tls !== null,
         user: pass.identity
       }, match.params, id)
-      const session = new (SessionClass as typeof Session)({
+      const session = new Session({
         id,
         route,
         file: route.executable,
