@@ -1,17 +1,14 @@
 import { once } from 'node:events'
-import { asyncapiDocument } from './asyncapi.js'
-import type { Writable } from 'node:stream'
+import { readFileSync } from 'node:fs'
+import { createServer, type Server } from 'node:net'
+import { hostname } from 'node:os'
 import { resolve } from 'node:path'
-import { parseArgs } from 'node:util'
-import { toMs } from './config/duration.js'
-import { resolveExecutables } from './config/executables.js'
-import { loadConfigFile, parseConfig, type Config } from './config/load.js'
+import type { Readable, Writable } from 'node:stream'
+import type { FastifyInstance } from 'fastify'
+import type { Logger } from 'pino'
+import { parseArgs, USAGE, UsageError, type Options } from './cli/args.js'
+import type { Config } from './config/load.js'
 import { ConfigError } from './errors.js'
-import { loadSecurityFiles } from './security/credentials.js'
-import { createLogger, LOG_LEVELS, type LogLevel } from './logger.js'
-import { buildServer } from './server.js'
-import { watchFile } from './reload.js'
-import { listenSocket } from './unix-socket.js'
 import { VERSION } from './version.js'
 
 /** Exit codes of the `wsexec` command. */
@@ -19,8 +16,10 @@ export const ExitCode = Object.freeze({ OK: 0, FAILURE: 1, USAGE: 2 })
 
 /** What the command reads and writes besides its arguments; tests pass their own. */
 export interface CliIO {
-  readonly stdout: Writable & { isTTY?: boolean }
+  readonly stdout: Writable & { isTTY?: boolean, columns?: number, rows?: number }
   readonly stderr: Writable
+  /** What `wsexec connect` sends; without it, end of input at once. */
+  readonly stdin?: Readable & { isTTY?: boolean, setRawMode?: (raw: boolean) => unknown }
   readonly env: Readonly<Record<string, string | undefined>>
   readonly cwd: string
   /**
@@ -34,116 +33,40 @@ export interface CliIO {
   readonly onListening?: (url: string) => void
 }
 
-const USAGE = `Usage: wsexec [options]
-       wsexec [options] -- COMMAND [ARGS...]
+const HELP_HINT = 'Try \'wsexec --help\' for more information.\n'
 
-Serves programs that read stdin and write stdout as WebSocket endpoints.
-Each connection starts its own process; the routes come from a YAML file,
-or the command after -- is served at /.
-
-Options:
-  -c, --config FILE     routes file (default: config/routes.yaml)
-      --host HOST       address to listen on (overrides the file; default 127.0.0.1)
-  -p, --port PORT       port to listen on, 0 for any free port (overrides the file)
-      --socket PATH     listen on a Unix socket instead (overrides the file)
-      --watch           reload the routes file when it changes (SIGHUP reloads too)
-      --drain-timeout D how long sessions may finish on SIGTERM (overrides shutdown.drainTimeout; 30s)
-      --log-level LEVEL ${LOG_LEVELS.join(', ')} (default: info)
-      --check           validate the configuration, print its routes, and exit
-      --console         serve the dev console page at / (overrides the file)
-      --asyncapi        print the AsyncAPI document of the routes, and exit
-  -h, --help            show this help
-  -v, --version         show the version
-
-Signals: SIGTERM/SIGINT drain (running sessions may finish for shutdown.drainTimeout),
-a second one ends every session at once; SIGHUP reloads the routes file.
-Exit codes: 0 ok, 1 runtime failure, 2 usage or configuration error.
-`
-
-class UsageError extends Error {}
-
-interface Options {
-  config: string
-  host?: string
-  port?: number
-  socket?: string
-  drainTimeoutMs?: number
-  watch: boolean
-  logLevel: LogLevel
-  check: boolean
-  console: boolean
-  asyncapi: boolean
-  help: boolean
-  version: boolean
-  command: string[]
+/** The short answer to `wsexec` run with nothing to serve. */
+function nothingToServe (options: Options, cwd: string): string {
+  return `wsexec: nothing to serve: there is no ${options.config} in ${cwd}.
+  wsexec -c FILE             serve the routes in a YAML file
+  wsexec -- COMMAND [ARGS]   serve one program (websocketd style: wsexec --port=8080 ./script.sh)
+  wsexec --dir=FOLDER        serve every executable file in a folder
+${HELP_HINT}`
 }
 
-function parse (argv: readonly string[]): Options {
-  const dashes = argv.indexOf('--')
-  const own = dashes === -1 ? argv : argv.slice(0, dashes)
-  const command = dashes === -1 ? [] : argv.slice(dashes + 1)
-  let parsed
-  try {
-    parsed = parseArgs({
-      args: [...own],
-      strict: true,
-      allowPositionals: false,
-      options: {
-        config: { type: 'string', short: 'c' },
-        host: { type: 'string' },
-        port: { type: 'string', short: 'p' },
-        socket: { type: 'string' },
-        watch: { type: 'boolean' },
-        'drain-timeout': { type: 'string' },
-        'log-level': { type: 'string' },
-        check: { type: 'boolean' },
-        console: { type: 'boolean' },
-        asyncapi: { type: 'boolean' },
-        help: { type: 'boolean', short: 'h' },
-        version: { type: 'boolean', short: 'v' }
-      }
-    })
-  } catch (err) {
-    throw new UsageError((err as Error).message)
-  }
-  const v = parsed.values
-  if (dashes !== -1 && command.length === 0) throw new UsageError('a command is expected after --')
-  if (dashes !== -1 && v.config !== undefined) throw new UsageError('--config and a command after -- exclude each other')
-  const logLevel = v['log-level'] ?? 'info'
-  if (!(LOG_LEVELS as readonly string[]).includes(logLevel)) throw new UsageError(`--log-level must be one of ${LOG_LEVELS.join(', ')}, not ${JSON.stringify(logLevel)}`)
-  if (dashes !== -1 && v.watch === true) throw new UsageError('--watch needs a routes file, not a command after --')
-  const options: Options = { config: v.config ?? 'config/routes.yaml', watch: v.watch ?? false, logLevel: logLevel as LogLevel, check: v.check ?? false, console: v.console ?? false, asyncapi: v.asyncapi ?? false, help: v.help ?? false, version: v.version ?? false, command }
-  if (v.host !== undefined) options.host = v.host
-  if (v.socket !== undefined) options.socket = resolve(v.socket)
-  if (v['drain-timeout'] !== undefined) {
-    try {
-      options.drainTimeoutMs = toMs(/^[0-9]+$/.test(v['drain-timeout']) ? Number(v['drain-timeout']) : v['drain-timeout'])
-    } catch (err) {
-      throw new UsageError(`--drain-timeout: ${(err as Error).message}`)
-    }
-  }
-  if (v.port !== undefined) {
-    const port = Number(v.port)
-    if (!/^[0-9]+$/.test(v.port) || port > 65535) throw new UsageError(`--port must be a number from 0 to 65535, not ${JSON.stringify(v.port)}`)
-    options.port = port
-  }
-  return options
-}
-
-async function loadConfig (options: Options, io: CliIO): Promise<Config> {
+async function loadConfig (options: Options, io: CliIO, notes: string[] = []): Promise<Config> {
+  const [{ loadConfigFile, parseConfig }, { resolveExecutables }, { loadSecurityFiles }] = await Promise.all([
+    import('./config/load.js'), import('./config/executables.js'), import('./security/credentials.js')
+  ])
   const overrides = (config: Config): Config => Object.freeze({
     ...config,
     listen: Object.freeze({
-      host: options.host ?? config.listen.host,
+      host: options.hosts[0] ?? config.listen.host,
       port: options.port ?? config.listen.port,
-      socket: options.socket ?? (options.host !== undefined || options.port !== undefined ? undefined : config.listen.socket)
+      socket: options.socket ?? (options.hosts.length > 0 || options.port !== undefined ? undefined : config.listen.socket)
     }),
     shutdown: Object.freeze({ drainTimeoutMs: options.drainTimeoutMs ?? config.shutdown.drainTimeoutMs }),
     console: options.console || config.console
   })
-  const config = options.command.length > 0
-    ? parseConfig(JSON.stringify({ routes: { '/': { command: options.command } } }), '<command line>', io.cwd)
-    : await loadConfigFile(options.config, io.cwd)
+  let config: Config
+  if (options.command.length > 0 || options.websocketd.dir !== undefined) {
+    const { buildConfigInput } = await import('./cli/websocketd.js')
+    const built = buildConfigInput(options, io.cwd)
+    notes.push(...built.notes)
+    config = parseConfig(JSON.stringify(built.input), '<command line>', io.cwd, { env: io.env })
+  } else {
+    config = await loadConfigFile(options.config, io.cwd, { env: io.env })
+  }
   return overrides(await loadSecurityFiles(await resolveExecutables(config, io.env), io.env))
 }
 
@@ -157,38 +80,76 @@ function summary (config: Config): string {
 
 /**
  * Runs the `wsexec` command: parses `argv`, loads the configuration, and serves until SIGINT or
- * SIGTERM. Resolves to the exit code; never throws.
+ * SIGTERM; `wsexec connect` runs the client. Resolves to the exit code; never throws.
  */
 export async function main (argv: readonly string[], io: CliIO): Promise<number> {
-  let options: Options
-  let config: Config
   try {
-    options = parse(argv)
-    if (options.help) {
-      io.stdout.write(USAGE)
-      return ExitCode.OK
+    if (argv[0] === 'connect') {
+      const { connectMain } = await import('./cli/connect.js')
+      return await connectMain(argv.slice(1), io)
     }
-    if (options.version) {
-      io.stdout.write(`wsexec ${VERSION}\n`)
-      return ExitCode.OK
-    }
-    config = await loadConfig(options, io)
+    return await serverMain(argv, io)
   } catch (err) {
     if (err instanceof UsageError) {
-      io.stderr.write(`wsexec: ${err.message}\n\n${USAGE}`)
-    } else {
-      io.stderr.write(`wsexec: ${(err as ConfigError).message}\n`)
+      io.stderr.write(`wsexec: ${err.message}\n${HELP_HINT}`)
+      return ExitCode.USAGE
     }
-    return ExitCode.USAGE
+    if (err instanceof ConfigError) {
+      io.stderr.write(`wsexec: ${err.message}\n`)
+      return ExitCode.USAGE
+    }
+    // A bug: say so, with the stack, and never as a configuration problem.
+    io.stderr.write(`wsexec: unexpected error (a bug in wsexec; please report it):\n${(err as Error).stack ?? String(err)}\n`)
+    return ExitCode.FAILURE
   }
+}
+
+async function serverMain (argv: readonly string[], io: CliIO): Promise<number> {
+  const options = parseArgs(argv)
+  if (options.help) {
+    io.stdout.write(USAGE)
+    return ExitCode.OK
+  }
+  if (options.version) {
+    io.stdout.write(`wsexec ${VERSION}\n`)
+    return ExitCode.OK
+  }
+  if (options.license) {
+    io.stdout.write(readFileSync(new URL('../LICENSE', import.meta.url), 'utf8'))
+    return ExitCode.OK
+  }
+  if (options.printConfig) {
+    const [{ buildConfigInput }, { stringify }] = await Promise.all([import('./cli/websocketd.js'), import('yaml')])
+    const built = buildConfigInput(options, io.cwd)
+    for (const note of built.notes) io.stderr.write(`wsexec: ${note}\n`)
+    const extra = options.hosts.slice(1).map((h) => `# --address ${h}: a routes file listens on one address; give --host ${h} (or run one more server) for it\n`).join('')
+    io.stdout.write(`# wsexec routes file made by: wsexec ${argv.join(' ')}\n${extra}${stringify(built.input)}`)
+    return ExitCode.OK
+  }
+  const notes: string[] = []
+  let config: Config
+  try {
+    config = await loadConfig(options, io, notes)
+  } catch (err) {
+    // Only the default file can be missing this way: a command or --dir makes no file to read.
+    const missing = err instanceof ConfigError && !options.configGiven && err.problems.some((p) => p.message === 'cannot read the file (ENOENT)')
+    if (missing) {
+      io.stderr.write(nothingToServe(options, io.cwd))
+      return ExitCode.USAGE
+    }
+    throw err
+  }
+  for (const note of notes) io.stderr.write(`wsexec: ${note}\n`)
   if (options.check) {
     io.stdout.write(summary(config))
     return ExitCode.OK
   }
   if (options.asyncapi) {
+    const { asyncapiDocument } = await import('./asyncapi.js')
     io.stdout.write(`${JSON.stringify(asyncapiDocument(config), null, 2)}\n`)
     return ExitCode.OK
   }
+  const { createLogger } = await import('./logger.js')
   const logger = createLogger(options.logLevel, io.stdout, io.stdout.isTTY === true)
   return serve(config, options, logger, io)
 }
@@ -197,22 +158,78 @@ function where (config: Config): string {
   return config.listen.socket ?? `${config.listen.host}:${config.listen.port}`
 }
 
-async function serve (config: Config, options: Options, logger: ReturnType<typeof createLogger>, io: CliIO): Promise<number> {
+const LISTEN_ERRORS: Readonly<Record<string, string>> = {
+  EADDRINUSE: 'address already in use',
+  EACCES: 'permission denied (ports below 1024 need privileges)',
+  EADDRNOTAVAIL: 'no such address on this machine',
+  ENOTFOUND: 'unknown host name'
+}
+
+/** One line per route with the URL a client connects to (and the console's), as websocketd prints them. */
+function announce (app: FastifyInstance, config: Config, logger: Logger, url: string): void {
+  const secure = config.security.tls !== null
+  let base: string
+  if (url.startsWith('unix:')) {
+    base = `ws+unix:${url.slice(5)}:`
+  } else {
+    const address = new URL(url)
+    // fastify reports one of the addresses of 0.0.0.0 or ::; clients elsewhere use the machine's name.
+    const wildcard = config.listen.host === '0.0.0.0' || config.listen.host === '::'
+    base = `${secure ? 'wss' : 'ws'}://${wildcard ? hostname() : address.hostname}:${address.port}`
+  }
+  for (const r of config.routes) {
+    logger.info({ route: r.path, url: `${base}${r.path}` }, `route ${base}${r.path}${r.pathInfo ? (r.path === '/' ? '…' : '/…') : ''} → ${r.command.join(' ')}`)
+  }
+  if (config.console) logger.info({ url: `${base.replace(/^ws/, 'http')}/` }, `console ${base.replace(/^ws/, 'http')}/`)
+  app.log.debug({ routes: config.routes.length }, 'routes announced')
+}
+
+/** Listens on the extra addresses (websocketd's repeated --address): their connections go to `app`'s server. */
+async function listenMore (app: FastifyInstance, hosts: readonly string[], port: number): Promise<Server[]> {
+  const servers: Server[] = []
+  for (const host of hosts) {
+    const server = createServer((socket) => app.server.emit('connection', socket))
+    servers.push(server)
+    server.listen(port, host)
+    await once(server, 'listening')
+    app.log.info({ address: `${host}:${port}` }, `listening on ${host}:${port} too`)
+  }
+  return servers
+}
+
+async function serve (config: Config, options: Options, logger: Logger, io: CliIO): Promise<number> {
+  const [{ buildServer }, { listenSocket }, { watchFile }] = await Promise.all([
+    import('./server.js'), import('./unix-socket.js'), import('./reload.js')
+  ])
   const app = await buildServer({ config, logger, env: io.env })
   const { metricsServer } = app.wsexec
+  let extra: Server[] = []
+  const closeAll = async (): Promise<void> => {
+    for (const s of extra) s.close()
+    await app.close()
+    await metricsServer?.close()
+  }
+  let stage = where(config)
   try {
     const url = config.listen.socket === undefined
       ? await app.listen({ host: config.listen.host, port: config.listen.port, listenTextResolver: (address) => `listening on ${address}` })
       : await listenSocket(app, config.listen.socket)
+    if (config.listen.socket === undefined && options.hosts.length > 1) {
+      const port = new URL(url).port
+      stage = `${options.hosts.slice(1).join(', ')} port ${port}`
+      extra = await listenMore(app, options.hosts.slice(1), Number(port))
+    }
     if (metricsServer !== undefined) {
+      stage = `${config.metrics.host ?? config.listen.host}:${config.metrics.port as number} (metrics)`
       const metricsUrl = await metricsServer.listen({ host: config.metrics.host ?? config.listen.host, port: config.metrics.port as number, listenTextResolver: (address) => `metrics on ${address}${config.metrics.path}` })
       logger.debug({ url: metricsUrl }, 'metrics listening')
     }
+    announce(app, config, logger, url)
     io.onListening?.(url)
   } catch (err) {
-    logger.error({ err }, 'cannot listen')
-    await app.close()
-    await metricsServer?.close()
+    const code = (err as NodeJS.ErrnoException).code ?? ''
+    io.stderr.write(`wsexec: cannot listen on ${stage}: ${LISTEN_ERRORS[code] ?? (err as Error).message}\n`)
+    await closeAll()
     return ExitCode.FAILURE
   }
 
@@ -247,9 +264,9 @@ async function serve (config: Config, options: Options, logger: ReturnType<typeo
   try {
     if (!stopping.signal.aborted) await once(stopping.signal, 'abort')
     watcher?.close()
+    for (const s of extra) s.close()
     await app.wsexec.drain()
-    await app.close()
-    await metricsServer?.close()
+    await closeAll()
     logger.info('stopped')
     return ExitCode.OK
   } finally {

@@ -3,11 +3,43 @@ import { pino, type Level, type Logger } from 'pino'
 import pretty from 'pino-pretty'
 import { REDACT_PATHS } from './security/secrets.js'
 
-/** Log levels accepted by `--log-level`. */
-export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const
+export { LOG_LEVELS } from './cli/args.js'
 
 /** A log level name. */
 export type LogLevel = Level | 'silent'
+
+type Record = { [key: string]: unknown }
+
+const HIDDEN = new Set(['level', 'time', 'pid', 'hostname', 'msg', 'reqId', 'session', 'route', 'path'])
+
+function plural (n: unknown, one: string): string {
+  return `${String(n)} ${one}${n === 1 ? '' : 's'}`
+}
+
+/**
+ * One line per record for people at a terminal: session starts and ends in words
+ * (`/count/5 → 1000 exit 0, 5 msgs out, 30 ms`), other records as their message and a few
+ * `key=value` fields.
+ */
+export function terminalLine (log: Record): string {
+  const path = String(log['path'] ?? log['route'] ?? '')
+  const route = log['route'] !== undefined && log['route'] !== log['path'] ? ` (${String(log['route'])})` : ''
+  if (log['msg'] === 'session start') return `${path}${route} ← ${String(log['remote'])}, pid ${String(log['childPid'])}`
+  if (log['msg'] === 'session end') {
+    const out = log['out'] as Record
+    const into = log['in'] as Record
+    const ending = log['signal'] !== null ? `signal ${String(log['signal'])}` : log['spawnError'] !== null ? `spawn failed ${String(log['spawnError'])}` : `exit ${String(log['exitCode'])}`
+    return `${path}${route} → ${String(log['closeCode'])} ${ending}, ${plural(into['messages'], 'msg')} in, ${plural(out['messages'], 'msg')} out, ${String(log['durationMs'])} ms`
+  }
+  const fields: string[] = []
+  for (const [key, value] of Object.entries(log)) {
+    if (HIDDEN.has(key) || value === undefined) continue
+    if (key === 'err') fields.push(`err=${JSON.stringify((value as Record)['message'] ?? value)}`)
+    else fields.push(`${key}=${typeof value === 'string' ? value : JSON.stringify(value)}`)
+  }
+  const prefix = log['path'] === undefined ? '' : `${path} `
+  return `${prefix}${String(log['msg'])}${fields.length === 0 ? '' : `  ${fields.join(' ')}`}`
+}
 
 /**
  * A pino logger writing JSON lines to `destination`, or human-readable lines when `pretty`
@@ -16,6 +48,6 @@ export type LogLevel = Level | 'silent'
 export function createLogger (level: LogLevel, destination: Writable, isPretty: boolean): Logger {
   const options = { level, redact: [...REDACT_PATHS] }
   return isPretty
-    ? pino(options, pretty({ destination, sync: true, colorize: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'hostname' }))
+    ? pino(options, pretty({ destination, sync: true, colorize: true, translateTime: 'SYS:HH:MM:ss.l', hideObject: true, messageFormat: (log) => terminalLine(log) }))
     : pino(options, destination)
 }

@@ -10,16 +10,22 @@ export interface CompiledRoute {
   readonly argv: readonly ArgTemplate[]
 }
 
-/** Routes in matching order: exact paths first, then parameterised paths in file order. */
+/**
+ * Routes in matching order: exact paths first, then parameterised paths in file order, then
+ * `pathInfo` routes by the longest path that starts the request path.
+ */
 export interface RouteTable {
   readonly exact: ReadonlyMap<string, CompiledRoute>
   readonly parameterised: readonly CompiledRoute[]
+  readonly prefixes: readonly CompiledRoute[]
 }
 
 /** A route matched by a request path, with its decoded parameters. */
 export interface RouteMatch {
   readonly compiled: CompiledRoute
   readonly params: Readonly<Record<string, string>>
+  /** What follows the route's path on a `pathInfo` route (`/a/b` of `/tool/a/b`); else empty. */
+  readonly pathInfo: string
 }
 
 const SLOT = /\{([A-Za-z_][A-Za-z0-9_]*)\}/g
@@ -28,6 +34,7 @@ const SLOT = /\{([A-Za-z_][A-Za-z0-9_]*)\}/g
 export function compileRoutes (routes: readonly Route[]): RouteTable {
   const exact = new Map<string, CompiledRoute>()
   const parameterised: CompiledRoute[] = []
+  const prefixes: CompiledRoute[] = []
   for (const route of routes) {
     const segments = route.path === '/'
       ? []
@@ -38,11 +45,13 @@ export function compileRoutes (routes: readonly Route[]): RouteTable {
     const compiled: CompiledRoute = { route, segments, argv }
     if (segments.every((s) => typeof s === 'string')) {
       if (!exact.has(route.path)) exact.set(route.path, compiled)
+      if (route.pathInfo) prefixes.push(compiled)
     } else {
       parameterised.push(compiled)
     }
   }
-  return { exact, parameterised }
+  prefixes.sort((a, b) => b.route.path.length - a.route.path.length)
+  return { exact, parameterised, prefixes }
 }
 
 function compileArg (arg: string, params: Readonly<Record<string, string>>): ArgTemplate {
@@ -65,12 +74,17 @@ function compileArg (arg: string, params: Readonly<Record<string, string>>): Arg
  */
 export function matchRoute (table: RouteTable, pathname: string): RouteMatch | undefined {
   const exact = table.exact.get(pathname)
-  if (exact !== undefined) return { compiled: exact, params: {} }
-  if (table.parameterised.length === 0) return undefined
+  // websocketd's PATH_INFO: "/" when a command serves every path and "/" is asked for.
+  if (exact !== undefined) return { compiled: exact, params: {}, pathInfo: exact.route.pathInfo && pathname === '/' ? '/' : '' }
   const parts = pathname === '/' ? [] : pathname.slice(1).split('/')
   for (const compiled of table.parameterised) {
     const params = matchSegments(compiled.segments, parts)
-    if (params !== undefined) return { compiled, params }
+    if (params !== undefined) return { compiled, params, pathInfo: '' }
+  }
+  for (const compiled of table.prefixes) {
+    const path = compiled.route.path
+    if (path === '/') return { compiled, params: {}, pathInfo: pathname }
+    if (pathname.startsWith(`${path}/`)) return { compiled, params: {}, pathInfo: pathname.slice(path.length) }
   }
   return undefined
 }

@@ -227,6 +227,20 @@ export async function buildServer (options: ServerOptions): Promise<FastifyInsta
     done()
   })
 
+  // Extra response headers (websocketd's --header, --header-ws, --header-http), read at each
+  // response so that a reload applies them.
+  app.addHook('onSend', (_request, reply, payload, done) => {
+    const { any, http } = routing.config.headers
+    for (const name in any) reply.header(name, any[name])
+    for (const name in http) reply.header(name, http[name])
+    done(null, payload)
+  })
+  app.websocketServer.on('headers', (lines: string[]) => {
+    const { any, ws } = routing.config.headers
+    for (const name in any) lines.push(`${name}: ${any[name] as string}`)
+    for (const name in ws) lines.push(`${name}: ${ws[name] as string}`)
+  })
+
   const browser = await registerBrowser(app, options.config)
 
   app.setNotFoundHandler((request, reply) => {
@@ -263,6 +277,8 @@ export async function buildServer (options: ServerOptions): Promise<FastifyInsta
         if (request.ws) return refuse(reply, new errors.ROUTE_NOT_FOUND(pathname))
         return endpointGuard(request, reply)
       }
+      // websocketd serves plain GETs from --staticdir/--devconsole on the paths its command owns.
+      if (!request.ws && match.compiled.route.pathInfo) return
       if (draining && request.ws) {
         reply.header('retry-after', String(DRAIN_RETRY_AFTER_SECONDS))
         return refuse(reply, new errors.DRAINING())
@@ -316,6 +332,7 @@ export async function buildServer (options: ServerOptions): Promise<FastifyInsta
         serverPort: socket.localPort ?? 0,
         url: visible.url,
         pathname,
+        pathInfo: match.pathInfo,
         headers: visible.headers,
         secure: security.tls !== null,
         user: pass.identity
@@ -330,7 +347,8 @@ export async function buildServer (options: ServerOptions): Promise<FastifyInsta
         socket,
         log: request.log,
         remoteAddress,
-        streams: streamsOf(raw) as SessionStreams
+        streams: streamsOf(raw) as SessionStreams,
+        requestPath: pathname
       })
       sessions.add(session)
       watch(session, ws, { idleTimeoutMs: route.idleTimeoutMs, maxLifetimeMs: route.maxLifetimeMs, pingIntervalMs: routing.config.security.pingIntervalMs })

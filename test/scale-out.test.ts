@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import t from 'tap'
+import { needProgram } from './helpers/debian.js'
 import { connect, DEADLINE_MS, until } from './helpers/client.js'
 import { fixture } from './helpers/server.js'
 
@@ -65,6 +66,7 @@ async function accepting (port: number): Promise<boolean> {
 }
 
 t.test('two instances behind nginx: spread, drain one, nobody sees an abnormal close', async (t) => {
+  if (!needProgram(t, 'nginx', `${process.env['PATH'] ?? ''}:/usr/sbin`)) return
   const dir = await mkdtemp(join(tmpdir(), 'wsexec-nginx-'))
   t.teardown(() => rm(dir, { recursive: true, force: true }))
   await chmod(dir, 0o755)

@@ -263,7 +263,7 @@ t.test('each session logs one start and one end line with its figures', async (t
   await Promise.all([...s.app.wsexec.sessions].map((x) => x.done))
   const start = s.logs.find((r) => r.msg === 'session start')
   const end = s.logs.find((r) => r.msg === 'session end')
-  t.match(start, { level: 30, route: '/echo', session: /^[0-9a-f-]{36}$/, remote: '127.0.0.1', childPid: Number })
+  t.match(start, { level: 30, route: '/echo', path: '/echo', session: /^[0-9a-f-]{36}$/, remote: '127.0.0.1', childPid: Number })
   t.match(end, {
     level: 30,
     route: '/echo',
@@ -276,7 +276,8 @@ t.test('each session logs one start and one end line with its figures', async (t
     closedBy: 'client',
     durationMs: Number,
     in: { messages: 1, bytes: 3 },
-    out: { messages: 1, bytes: 5 }
+    out: { messages: 1, bytes: 3 },
+    path: '/echo'
   })
 })
 

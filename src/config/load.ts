@@ -7,6 +7,8 @@ import { PositionFinder, type Position } from './positions.js'
 import { DEFAULTS, type ConfigInput, type RouteInput } from './schema.js'
 import { checkSecurity, defaultAuth, routeSecurity, serverSecurity, type AuthSpec, type RouteSecurity, type ServerSecurity } from './security.js'
 import type { RouteSecurityInput } from './security-schema.js'
+import { checkProgram } from './executables.js'
+import { closest } from './suggest.js'
 import { validateSchema } from './validate.js'
 
 /** A route after validation: defaults applied, durations in milliseconds, paths absolute. */
@@ -48,7 +50,18 @@ export type Config = Readonly<{
   auth: AuthSpec | null
   /** Server-wide security settings (TLS, proxies, timeouts, session limits). */
   security: ServerSecurity
+  /** Extra response headers: on every response, on WebSocket upgrades, on other HTTP responses. */
+  headers: Readonly<{ any: Readonly<Record<string, string>>, ws: Readonly<Record<string, string>>, http: Readonly<Record<string, string>> }>
 }>
+
+/** How far {@link parseConfig} checks. */
+export interface ParseOptions {
+  /**
+   * The server's environment: when given, each route's program and `cwd` are checked too (as
+   * {@link resolveExecutables} will find them), so that one run reports every problem.
+   */
+  readonly env?: Readonly<Record<string, string | undefined>>
+}
 
 const PARAM_SEGMENT = /^:([A-Za-z_][A-Za-z0-9_]*)$/
 
@@ -56,7 +69,7 @@ const PARAM_SEGMENT = /^:([A-Za-z_][A-Za-z0-9_]*)$/
  * Reads, validates and normalises a YAML configuration file (`file` is resolved against `cwd`).
  * @throws {ConfigError} naming file, line, column and key of every problem.
  */
-export async function loadConfigFile (file: string, cwd = process.cwd()): Promise<Config> {
+export async function loadConfigFile (file: string, cwd = process.cwd(), options: ParseOptions = {}): Promise<Config> {
   const path = resolve(cwd, file)
   let text: string
   try {
@@ -65,7 +78,7 @@ export async function loadConfigFile (file: string, cwd = process.cwd()): Promis
     const code = (err as NodeJS.ErrnoException).code as string
     throw new ConfigError([{ file, line: 1, column: 1, key: '', message: `cannot read the file (${code})` }])
   }
-  return parseConfig(text, file, dirname(path))
+  return parseConfig(text, file, dirname(path), options)
 }
 
 /**
@@ -73,7 +86,7 @@ export async function loadConfigFile (file: string, cwd = process.cwd()): Promis
  * relative paths resolve against `baseDir`.
  * @throws {ConfigError} naming the line, column and key of every problem.
  */
-export function parseConfig (text: string, source: string, baseDir: string): Config {
+export function parseConfig (text: string, source: string, baseDir: string, options: ParseOptions = {}): Config {
   const lines = new LineCounter()
   const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true })
   const where = new PositionFinder(doc, lines)
@@ -86,13 +99,25 @@ export function parseConfig (text: string, source: string, baseDir: string): Con
   }
   const value: unknown = doc.toJS()
   const schemaProblems = validateSchema(value)
-  if (schemaProblems.length > 0) throw new ConfigError(byPlace(schemaProblems.map((p) => problem(p.path, p.message, p.key))))
-
+  const problems = schemaProblems.map((p) => problem(p.path, p.message, p.key))
   const input = value as ConfigInput
-  const problems: ConfigProblem[] = []
-  problems.push(...checkSecurity(input, [], problem))
-  for (const [path, route] of Object.entries(input.routes)) problems.push(...checkRoute(path, route, problem), ...checkSecurity(route, ['routes', path], problem))
-  problems.push(...checkEndpoints(input, problem))
+  // Every problem in one run: the rules beyond the schema, and the programs, are checked on each
+  // part whose shape is right, even when other parts are wrong.
+  const rootBroken = schemaProblems.some((p) => p.path.length === 0)
+  if (!rootBroken && !schemaProblems.some((p) => p.path[0] !== 'routes')) problems.push(...checkSecurity(input, [], problem))
+  const routes = rootBroken || schemaProblems.some((p) => p.path.length === 1 && p.path[0] === 'routes')
+    ? []
+    // An unknown key in a route does not keep its other rules from being checked.
+    : Object.entries(input.routes).filter(([path]) => !schemaProblems.some((p) => p.path[0] === 'routes' && p.path[1] === path && (p.path.length === 2 || !p.key)))
+  for (const [path, route] of routes) problems.push(...checkRoute(path, route, problem), ...checkSecurity(route, ['routes', path], problem))
+  if (schemaProblems.length === 0) problems.push(...checkEndpoints(input, problem))
+  if (options.env !== undefined) {
+    for (const [path, route] of routes) {
+      const cwd = route.cwd === undefined ? undefined : resolve(baseDir, route.cwd)
+      const found = checkProgram({ command: route.command, cwd, env: route.env ?? {}, passEnv: route.passEnv ?? DEFAULTS.passEnv }, baseDir, options.env)
+      if (found.problem !== undefined) problems.push(problem(['routes', path, ...found.at], found.problem))
+    }
+  }
   if (problems.length > 0) throw new ConfigError(byPlace(problems))
   return normalise(input, source, baseDir, (path) => where.of(path))
 }
@@ -128,6 +153,18 @@ function checkRoute (path: string, route: RouteInput, problem: (p: readonly stri
   }
   if (/\{[A-Za-z_][A-Za-z0-9_]*\}/.test(route.command[0] as string) && names.size > 0) {
     out.push(problem([...at, 'command', '0'], 'the program itself cannot come from a path parameter'))
+  }
+  route.command.forEach((arg, i) => {
+    for (const m of arg.matchAll(/\{([A-Za-z_][A-Za-z0-9_]*)\}/g)) {
+      const name = m[1] as string
+      if (names.has(name)) continue
+      const known = names.size === 0 ? `the path ${path} has no parameters` : `parameters: ${[...names].map((n) => `{${n}}`).join(', ')}`
+      const hint = closest(name, [...names])
+      out.push(problem([...at, 'command', String(i)], `{${name}} names no parameter of the path (${known})${hint === undefined ? '' : `; did you mean {${hint}}?`}`))
+    }
+  })
+  if (route.pathInfo === true && names.size > 0) {
+    out.push(problem([...at, 'pathInfo'], 'pathInfo needs a path without parameters'))
   }
   if (route.stderr === 'tagged' && route.mode === 'binary') {
     out.push(problem([...at, 'stderr'], 'tagged needs mode: text'))
@@ -186,7 +223,8 @@ function normalise (input: ConfigInput, source: string, baseDir: string, where: 
     tty: r.tty ?? DEFAULTS.tty,
     ttySize: Object.freeze({ ...(r.ttySize ?? DEFAULTS.ttySize) }),
     ttyControl: r.ttyControl ?? DEFAULTS.ttyControl,
-    protocols: Object.freeze([...(r.protocols ?? DEFAULTS.protocols)])
+    protocols: Object.freeze([...(r.protocols ?? DEFAULTS.protocols)]),
+    pathInfo: r.pathInfo ?? false
   }))
   return Object.freeze({
     source,
@@ -210,7 +248,12 @@ function normalise (input: ConfigInput, source: string, baseDir: string, where: 
       : Object.freeze({ dir: resolve(baseDir, input.static.dir), prefix: withSlash(input.static.prefix ?? DEFAULTS.staticPrefix), dirAt: where(['static', 'dir']) }),
     routes: Object.freeze(routes),
     auth,
-    security: serverSecurity(input, baseDir, where)
+    security: serverSecurity(input, baseDir, where),
+    headers: Object.freeze({
+      any: Object.freeze({ ...input.headers?.any }),
+      ws: Object.freeze({ ...input.headers?.ws }),
+      http: Object.freeze({ ...input.headers?.http })
+    })
   })
 }
 

@@ -38,6 +38,8 @@ const Duration = (description: string, defaultValue: string) => Type.Union([
 
 const EnvName = Type.String({ pattern: '^[A-Za-z_][A-Za-z0-9_]*$' })
 
+const Headers = (description: string) => Type.Record(Type.String({ pattern: '^[!#$%&\'*+.^_`|~0-9A-Za-z-]+$' }), Type.String({ pattern: '^[^\\r\\n]*$' }), { additionalProperties: false, description })
+
 /** Text and binary framing of a route's standard streams. */
 export const MODES = ['text', 'binary'] as const
 /** What happens to a route's standard error. */
@@ -77,6 +79,7 @@ export const RouteSchema = Type.Object({
     default: DEFAULTS.protocols,
     description: 'subprotocols offered: plain (wsexec framing), v5.channel.k8s.io, v4.channel.k8s.io, channel.k8s.io (Kubernetes exec channels)'
   })),
+  pathInfo: Type.Optional(Type.Boolean({ default: false, description: 'also serve deeper paths (/path/a/b); the rest of the path goes to PATH_INFO, as websocketd does' })),
   ...ROUTE_SECURITY,
   ...ROUTE_ONLY_SECURITY
 }, { additionalProperties: false })
@@ -107,6 +110,11 @@ export const ConfigSchema = Type.Object({
     dir: Type.String({ minLength: 1, description: 'folder of files to serve, relative to the config file' }),
     prefix: Type.Optional(Type.String({ pattern: '^/', default: DEFAULTS.staticPrefix, description: 'URL path the files are served under' }))
   }, { additionalProperties: false, description: 'static files served next to the routes (routes win)' })),
+  headers: Type.Optional(Type.Object({
+    any: Type.Optional(Headers('headers added to every response')),
+    ws: Type.Optional(Headers('headers added to successful WebSocket upgrade responses')),
+    http: Type.Optional(Headers('headers added to every other HTTP response'))
+  }, { additionalProperties: false, description: 'extra response headers (websocketd --header, --header-ws, --header-http)' })),
   routes: Type.Record(Type.String({ pattern: '^/' }), RouteSchema, {
     minProperties: 1,
     additionalProperties: false,

@@ -57,7 +57,7 @@ function frame (channel: number, payload: Buffer): Encoded {
   const message = Buffer.allocUnsafe(payload.length + 1)
   message[0] = channel
   payload.copy(message, 1)
-  return { bytes: encodeFrames([message], Opcode.BINARY), messages: 1 }
+  return { bytes: encodeFrames([message], Opcode.BINARY), messages: 1, payloadBytes: message.length }
 }
 
 /**

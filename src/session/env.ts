@@ -9,6 +9,8 @@ export interface RequestInfo {
   /** The request target as sent, such as `/count/5?x=1`. */
   readonly url: string
   readonly pathname: string
+  /** The part of `pathname` after the route's path on a `pathInfo` route; else empty. */
+  readonly pathInfo?: string
   readonly headers: IncomingHttpHeaders
   readonly secure: boolean
   /** Who the request authenticated as: REMOTE_USER and AUTH_TYPE. */
@@ -64,7 +66,9 @@ export function sessionEnvironment (base: Readonly<Record<string, string>>, rout
   env['REMOTE_PORT'] = String(request.remotePort)
   env['SERVER_NAME'] = host.startsWith('[') ? host.slice(0, host.indexOf(']') + 1) : host.split(':')[0] as string
   env['SERVER_PORT'] = String(request.serverPort)
-  env['SCRIPT_NAME'] = request.pathname
+  const pathInfo = request.pathInfo ?? ''
+  env['SCRIPT_NAME'] = pathInfo === '' ? request.pathname : route.path
+  env['PATH_INFO'] = pathInfo
   env['QUERY_STRING'] = query === -1 ? '' : request.url.slice(query + 1)
   env['REQUEST_URI'] = request.url
   env['UNIQUE_ID'] = sessionId

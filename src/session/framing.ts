@@ -10,6 +10,8 @@ export type StreamName = 'stdout' | 'stderr'
 export interface Encoded {
   bytes: Buffer
   messages: number
+  /** The messages' payload bytes, without frame headers (what the logs and metrics count). */
+  payloadBytes: number
 }
 
 /**
@@ -58,23 +60,27 @@ export class TextFraming implements Framing {
     const lines = sharedLines
     const messages = lines.count
     let bytes: Buffer | undefined
+    let payloadBytes = lines.bytes
     if (messages > 0 && !this.#tagged) bytes = encodeLines(lines)
     else if (messages > 0) {
       const payloads: Buffer[] = []
+      payloadBytes = 0
       for (let i = 0; i < messages; i++) {
-        payloads.push(Buffer.from(`{"stream":"${stream}","data":${JSON.stringify(lines.line(i).toString('utf8'))}}`))
+        const payload = Buffer.from(`{"stream":"${stream}","data":${JSON.stringify(lines.line(i).toString('utf8'))}}`)
+        payloads.push(payload)
+        payloadBytes += payload.length
       }
       bytes = encodeFrames(payloads, Opcode.TEXT)
     }
     lines.release()
-    return bytes === undefined ? null : { bytes, messages }
+    return bytes === undefined ? null : { bytes, messages, payloadBytes }
   }
 }
 
 /** Binary mode: each chunk of output is one binary message; client messages are written raw. */
 export class BinaryFraming implements Framing {
   encode (chunk: Buffer): Encoded {
-    return { bytes: encodeFrames([chunk], Opcode.BINARY), messages: 1 }
+    return { bytes: encodeFrames([chunk], Opcode.BINARY), messages: 1, payloadBytes: chunk.length }
   }
 
   flush (): null {

@@ -8,7 +8,7 @@ import WebSocket from 'ws'
 import { CloseCode, closeForExit, closeForProtocolError, closeForSpawnError, type Close } from '../close-codes.js'
 import type { Route } from '../config/load.js'
 import type { SessionControls, SessionFraming } from './controls.js'
-import type { StreamName } from './framing.js'
+import type { Encoded, StreamName } from './framing.js'
 import { Input } from './input.js'
 import { LineSplitter } from './line-splitter.js'
 import { sharedLines } from './lines.js'
@@ -38,6 +38,8 @@ export interface SessionOptions {
   readonly remoteAddress: string
   /** The streams settled before the upgrade: subprotocol, query flags, terminal size. */
   readonly streams: SessionStreams
+  /** The path the client asked for (`/count/5`), logged beside the route's pattern. */
+  readonly requestPath?: string
 }
 
 /** Message and byte counts of one direction. */
@@ -233,11 +235,11 @@ export class Session extends EventEmitter {
     stream.on('error', ignoreStreamError)
   }
 
-  #send (encoded: { bytes: Buffer, messages: number } | null): void {
+  #send (encoded: Encoded | null): void {
     if (encoded === null || this.#clientGone || this.#closeSent !== undefined) return
     const { socket } = this.#o
     this.#out.messages += encoded.messages
-    this.#out.bytes += encoded.bytes.length
+    this.#out.bytes += encoded.payloadBytes
     this.lastActivity = performance.now()
     socket.write(encoded.bytes)
     if (socket.writableLength < OUTPUT_HIGH_WATER_BYTES) return
@@ -357,8 +359,8 @@ export class Session extends EventEmitter {
     for (const s of this.#outputs) s.resume()
   }
 
-  #logFields (): { session: string, route: string } {
-    return { session: this.id, route: this.route.path }
+  #logFields (): { session: string, route: string, path: string } {
+    return { session: this.id, route: this.route.path, path: this.#o.requestPath ?? this.route.path }
   }
 
   #maybeFinish (): void {

@@ -29,7 +29,7 @@ export class TerminalFraming implements SessionFraming {
   }
 
   encode (chunk: Buffer): Encoded | null {
-    if (this.#decoder === undefined) return { bytes: encodeFrames([chunk], Opcode.BINARY), messages: 1 }
+    if (this.#decoder === undefined) return { bytes: encodeFrames([chunk], Opcode.BINARY), messages: 1, payloadBytes: chunk.length }
     return this.#text(this.#decoder.write(chunk))
   }
 
@@ -64,7 +64,9 @@ export class TerminalFraming implements SessionFraming {
   }
 
   #text (text: string): Encoded | null {
-    return text === '' ? null : { bytes: encodeFrames([Buffer.from(text)], Opcode.TEXT), messages: 1 }
+    if (text === '') return null
+    const payload = Buffer.from(text)
+    return { bytes: encodeFrames([payload], Opcode.TEXT), messages: 1, payloadBytes: payload.length }
   }
 }
 

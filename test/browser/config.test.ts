@@ -31,7 +31,7 @@ t.test('console and static: schema errors have places', async (t) => {
     return []
   }
   t.same(problems('console: yes please\nstatic: { prefix: app, index: x }\nroutes:\n  /a:\n    command: [cat]\n'), [
-    '1:10: console: must be boolean',
+    '1:10: console: must be true or false',
     '2:9: static.dir: is required',
     '2:19: static.prefix: must match ^/',
     '2:24: static.index: unknown key'

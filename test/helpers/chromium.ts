@@ -1,6 +1,8 @@
 import { mkdir } from 'node:fs/promises'
 import { fileURLToPath } from 'node:url'
+import { existsSync } from 'node:fs'
 import { chromium, type Browser } from 'playwright-core'
+import { missingMessage } from './debian.js'
 
 /** Debian's Chromium, which .ci/run installs. */
 export const CHROMIUM_PATH = '/usr/bin/chromium'
@@ -21,6 +23,7 @@ interface Closable { teardown (fn: () => unknown): void }
 
 /** Launches the one Chromium of a test file and closes it when the test ends. */
 export async function launchChromium (t: Closable): Promise<Browser> {
+  if (!existsSync(CHROMIUM_PATH)) throw new Error(missingMessage('chromium'))
   const browser = await chromium.launch({ executablePath: CHROMIUM_PATH, args: [...CHROMIUM_ARGS], timeout: 30_000 })
   t.teardown(() => browser.close())
   await mkdir(ARTIFACTS_DIR, { recursive: true })

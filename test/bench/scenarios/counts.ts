@@ -18,7 +18,8 @@ export const FULL_COUNTS: Readonly<Counts> = Object.freeze({
   floodReadBytes: 4096,
   floodReadEveryMs: 100,
   longLines: 3,
-  longLineBytes: 16 * 1024 * 1024
+  longLineBytes: 16 * 1024 * 1024,
+  startupRuns: 10
 })
 
 /** Sizes of a smoke run: every scenario, about a tenth of the work. */
@@ -33,5 +34,6 @@ export const QUICK_COUNTS: Readonly<Counts> = Object.freeze({
   spawnWarmupConnections: 5,
   concSessions: 50,
   concSeconds: 3,
-  floodSeconds: 3
+  floodSeconds: 3,
+  startupRuns: 3
 })

@@ -19,6 +19,8 @@ export interface Counts {
   floodReadEveryMs: number
   longLines: number
   longLineBytes: number
+  /** Server starts measured by the start-up scenario. */
+  startupRuns: number
 }
 
 /** One figure a scenario reports, and which way is better. */
