@@ -91,6 +91,7 @@ t.test('usage of connect', async (t) => {
   for (const [argv, reason] of [
     [[], /connect: a URL is expected/],
     [['http://x/'], /connect: the URL starts with ws:\/\/ or wss:\/\//],
+    [['ws://[bad/'], /connect: the URL starts with ws:\/\/ or wss:\/\//],
     [['ws://a/', 'ws://b/'], /connect: one URL only/],
     [['-H', 'nocolon', 'ws://a/'], /connect: -H takes 'Name: value'/],
     [['--bogus', 'ws://a/'], /connect: Unknown option '--bogus'/]
@@ -230,6 +231,37 @@ t.test('--tty under a real pseudo-terminal: raw keystrokes, the size, and the ex
   t.same(messages[0], { data: '{"resize":{"cols":100,"rows":30}}', binary: false }, 'then a resize message')
   t.same(messages.at(-1), { data: 'q', binary: true }, 'a keystroke, without Enter')
   t.equal(code, 3, 'the exit status')
+})
+
+t.test('against wsexec\'s own channel and terminal routes', async (t) => {
+  const s = await startServer(t, `/api/v1/namespaces/:ns/pods/:pod/exec:
+  command: [sh, -c, "wc -c; echo warn >&2; exit 3"]
+  params: { ns: "[a-z0-9-]+", pod: "[a-z0-9-]+" }
+  protocols: [v5.channel.k8s.io, v4.channel.k8s.io]
+/v4:
+  command: [sh, -c, "echo four; exit 4"]
+  protocols: [v4.channel.k8s.io]
+/term:
+  command: ${node('tty.mjs')}
+  tty: true
+  protocols: [v5.channel.k8s.io]
+`)
+  const exec = `${s.url}/api/v1/namespaces/default/pods/web/exec`
+  t.same(await connectWith(['--channels', exec], 'abc\nde\n'), { code: 3, stdout: '7\n', stderr: 'warn\n' },
+    'stdin to its end (v5 close signal), stdout and stderr apart, exit 3 from the Status')
+  t.same(await connectWith(['--channels', `${exec}?stdin=false`], 'ignored\n'), { code: 3, stdout: '0\n', stderr: 'warn\n' }, 'the URL\'s own stdin=false wins')
+  t.same(await connectWith(['--channels', `${s.url}/v4`], ''), { code: 4, stdout: 'four\n', stderr: '' }, 'v4: exit 4 from the Status')
+  const stdin = Object.assign(new PassThrough(), { isTTY: true, setRawMode: () => {} })
+  const stdout = Object.assign(new PassThrough(), { columns: 90, rows: 33 })
+  let screen = ''
+  stdout.on('data', (d: Buffer) => {
+    screen += d.toString()
+    if (screen.includes('name? ') && !stdin.writableEnded) stdin.write('ada\r')
+  })
+  const code = await main(['connect', '--tty', '--channels', `${s.url}/term`], { stdout, stderr: stdout, stdin, env: {}, cwd: root })
+  t.equal(code, 3, 'the terminal program\'s exit status')
+  t.match(screen, /isatty true true\r\nsize 90x33\r\n/, 'a terminal of the local size (tty=true, cols, rows)')
+  t.match(screen, /hello ada\r\nbye on stderr\r\n/, 'keystrokes in, stderr merged into the terminal')
 })
 
 t.test('connectMain with the real process streams prints its help', async (t) => {

@@ -71,7 +71,7 @@ function parse (argv: readonly string[]): ConnectOptions | undefined {
   const [url, ...rest] = parsed.positionals
   if (url === undefined) throw new UsageError('connect: a URL is expected (ws://host:port/path)')
   if (rest.length > 0) throw new UsageError(`connect: one URL only, not also ${JSON.stringify(rest[0])}`)
-  if (!/^wss?:\/\//.test(url)) throw new UsageError(`connect: the URL starts with ws:// or wss://, not ${JSON.stringify(url)}`)
+  if (!/^wss?:\/\//.test(url) || !URL.canParse(url)) throw new UsageError(`connect: the URL starts with ws:// or wss://, not ${JSON.stringify(url)}`)
   const headers: Record<string, string> = {}
   for (const h of v.header ?? []) {
     const colon = h.indexOf(':')
@@ -112,6 +112,20 @@ function resizeMessage (channels: boolean, cols: number, rows: number): Buffer |
 }
 
 /**
+ * The URL asked for: with channels, the streams wanted as kubectl asks for them (`stdin`, `stdout`,
+ * `stderr`, and `tty` with `--tty`), unless the URL says otherwise; with `--tty`, the terminal's size.
+ */
+function requestUrl (options: ConnectOptions, cols: number | undefined, rows: number | undefined): string {
+  const url = new URL(options.url)
+  const want: Array<[string, string]> = []
+  if (options.channels) want.push(['stdin', 'true'], ['stdout', 'true'], ['stderr', 'true'])
+  if (options.channels && options.tty) want.push(['tty', 'true'])
+  if (options.tty && cols !== undefined && rows !== undefined) want.push(['cols', String(cols)], ['rows', String(rows)])
+  for (const [name, value] of want) if (!url.searchParams.has(name)) url.searchParams.set(name, value)
+  return url.href
+}
+
+/**
  * `wsexec connect URL`: a command-line client for a route. Resolves to the exit status: the
  * remote program's, 127 when it could not start, 255 when the connection failed.
  */
@@ -124,8 +138,7 @@ export async function connectMain (argv: readonly string[], io: ConnectIO): Prom
   const stdin = io.stdin
   const cols = io.stdout.columns
   const rows = io.stdout.rows
-  let url = options.url
-  if (options.tty && cols !== undefined && rows !== undefined) url += `${url.includes('?') ? '&' : '?'}cols=${cols}&rows=${rows}`
+  const url = requestUrl(options, cols, rows)
   const ws = new WebSocket(url, options.channels ? [...CHANNEL_PROTOCOLS] : [], { headers: options.headers, perMessageDeflate: false })
   let statusFromChannel: number | undefined
   let failure: string | undefined

@@ -45,13 +45,16 @@ export function isLoopback (address: string): boolean {
 /**
  * The `Host` patterns of a request: `allowedHosts` when configured, else {@link LOOPBACK_HOSTS}
  * for a connection that came over a Unix socket (`localAddress` undefined) or to a loopback
- * address of a server that does not listen on every address (`listenHost` 0.0.0.0 or ::), else any.
+ * address of a server that does not listen on every address (`listenHost` 0.0.0.0 or ::), with
+ * that address itself (`127.0.0.2`: an address typed by the user is no rebound name), else any.
  */
 export function hostsFor (allowedHosts: readonly string[] | null, localAddress: string | undefined, listenHost: string): readonly string[] {
   if (allowedHosts !== null) return allowedHosts
   if (localAddress === undefined) return LOOPBACK_HOSTS
   const everywhere = listenHost === '0.0.0.0' || listenHost === '::' || listenHost === '[::]'
-  return isLoopback(localAddress) && !everywhere ? LOOPBACK_HOSTS : ANY
+  if (!isLoopback(localAddress) || everywhere) return ANY
+  const own = hostPattern(localAddress.replace(/^::ffff:/i, '')) as string
+  return LOOPBACK_HOSTS.includes(own) ? LOOPBACK_HOSTS : [...LOOPBACK_HOSTS, own]
 }
 
 const ANY: readonly string[] = Object.freeze(['*'])

@@ -84,7 +84,7 @@ routes:
     'routes.yaml:6:19: routes./a.maxLineBytes: must be at least 4'
   ])
   t.same(problems('routes:\n  /a:\n    command: [x]\n    maxLineBytes: 3\n'), [
-    'routes.yaml:4:19: routes./a.maxLineBytes: must be >= 4'
+    'routes.yaml:4:19: routes./a.maxLineBytes: must be at least 4'
   ], 'a smaller split could cut a UTF-8 character')
   t.same(problems('routes:\n  /a:\n    command: [x]\n    passEnv: ["A-B"]\n'), ['routes.yaml:4:15: routes./a.passEnv.0: must match ^[A-Za-z_][A-Za-z0-9_]*$'])
 })

@@ -73,7 +73,7 @@ routes:
     message: /c.yaml:4:11: routes.\/a.auth: must be an object with bearer and\/or basic, or false\nc.yaml:5:18: routes.\/a.idleTimeout: must be a duration/
   })
   t.throws(() => parse('auth: { bearer: {} }\nroutes:\n  /a:\n    command: [cat]\n'), { message: /auth: must be an object with bearer/ })
-  t.throws(() => parse('keepAliveTimeout: 0s\nmaxConnections: 0\nroutes:\n  /a:\n    command: [cat]\n'), { message: /c.yaml:2:17: maxConnections: must be >= 1/ })
+  t.throws(() => parse('keepAliveTimeout: 0s\nmaxConnections: 0\nroutes:\n  /a:\n    command: [cat]\n'), { message: /c.yaml:2:17: maxConnections: must be at least 1/ })
   t.throws(() => parse('keepAliveTimeout: 0s\nroutes:\n  /a:\n    command: [cat]\n'), { message: 'Invalid configuration:\nc.yaml:1:19: keepAliveTimeout: must be more than 0 (0 would keep idle connections open forever)' })
 })
 
