@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs'
 import { createServer, type Server } from 'node:net'
 import { hostname } from 'node:os'
 import { resolve } from 'node:path'
+import { inspect } from 'node:util'
 import type { Readable, Writable } from 'node:stream'
 import type { FastifyInstance } from 'fastify'
 import type { Logger } from 'pino'
@@ -99,7 +100,7 @@ export async function main (argv: readonly string[], io: CliIO): Promise<number>
       return ExitCode.USAGE
     }
     // A bug: say so, with the stack, and never as a configuration problem.
-    io.stderr.write(`wsexec: unexpected error (a bug in wsexec; please report it):\n${(err as Error).stack ?? String(err)}\n`)
+    io.stderr.write(`wsexec: unexpected error (a bug in wsexec; please report it):\n${inspect(err)}\n`)
     return ExitCode.FAILURE
   }
 }
@@ -167,7 +168,6 @@ const LISTEN_ERRORS: Readonly<Record<string, string>> = {
 
 /** One line per route with the URL a client connects to (and the console's), as websocketd prints them. */
 function announce (app: FastifyInstance, config: Config, logger: Logger, url: string): void {
-  const secure = config.security.tls !== null
   let base: string
   if (url.startsWith('unix:')) {
     base = `ws+unix:${url.slice(5)}:`
@@ -175,7 +175,7 @@ function announce (app: FastifyInstance, config: Config, logger: Logger, url: st
     const address = new URL(url)
     // fastify reports one of the addresses of 0.0.0.0 or ::; clients elsewhere use the machine's name.
     const wildcard = config.listen.host === '0.0.0.0' || config.listen.host === '::'
-    base = `${secure ? 'wss' : 'ws'}://${wildcard ? hostname() : address.hostname}:${address.port}`
+    base = `${address.protocol.replace('http', 'ws')}//${wildcard ? hostname() : address.hostname}:${address.port}`
   }
   for (const r of config.routes) {
     logger.info({ route: r.path, url: `${base}${r.path}` }, `route ${base}${r.path}${r.pathInfo ? (r.path === '/' ? '…' : '/…') : ''} → ${r.command.join(' ')}`)
@@ -227,7 +227,7 @@ async function serve (config: Config, options: Options, logger: Logger, io: CliI
     announce(app, config, logger, url)
     io.onListening?.(url)
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code ?? ''
+    const code = String((err as NodeJS.ErrnoException).code)
     io.stderr.write(`wsexec: cannot listen on ${stage}: ${LISTEN_ERRORS[code] ?? (err as Error).message}\n`)
     await closeAll()
     return ExitCode.FAILURE

@@ -59,7 +59,6 @@ function compileArg (arg: string, params: Readonly<Record<string, string>>): Arg
   let last = 0
   for (const m of arg.matchAll(SLOT)) {
     const name = m[1] as string
-    if (params[name] === undefined) continue
     parts.push(arg.slice(last, m.index), { param: name })
     last = m.index + m[0].length
   }

@@ -254,9 +254,12 @@ t.test('against wsexec\'s own channel and terminal routes', async (t) => {
   const stdin = Object.assign(new PassThrough(), { isTTY: true, setRawMode: () => {} })
   const stdout = Object.assign(new PassThrough(), { columns: 90, rows: 33 })
   let screen = ''
+  let typed = false
   stdout.on('data', (d: Buffer) => {
     screen += d.toString()
-    if (screen.includes('name? ') && !stdin.writableEnded) stdin.write('ada\r')
+    if (typed || !screen.includes('name? ')) return
+    typed = true
+    stdin.write('ada\r')
   })
   const code = await main(['connect', '--tty', '--channels', `${s.url}/term`], { stdout, stderr: stdout, stdin, env: {}, cwd: root })
   t.equal(code, 3, 'the terminal program\'s exit status')

@@ -71,7 +71,7 @@ function executables (root: string, notes: string[]): string[] {
     throw new UsageError(`--dir: cannot read ${root} (${(err as NodeJS.ErrnoException).code as string})`)
   }
   const out: string[] = []
-  for (const entry of entries.sort((a, b) => a.name < b.name ? -1 : 1)) {
+  for (const entry of entries.sort((a, b) => Buffer.compare(Buffer.from(a.name), Buffer.from(b.name)))) {
     const path = join(root, entry.name)
     if (entry.name.startsWith('.')) continue
     // Segments starting with ":" would be route parameters.

@@ -4,7 +4,7 @@ import { closeSync, openSync } from 'node:fs'
 const PER_START = 8
 
 /** libuv's thread pool (file system, DNS) may open one descriptor per thread between the check and the start. */
-const THREADS = Math.min(Number(process.env['UV_THREADPOOL_SIZE']) || 4, 1024)
+const THREADS = Math.min(Math.max(Number(process.env['UV_THREADPOOL_SIZE']) | 0, 4), 1024)
 
 /**
  * Checks that the server can open the descriptors a program's start needs, by opening and closing

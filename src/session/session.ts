@@ -39,7 +39,7 @@ export interface SessionOptions {
   /** The streams settled before the upgrade: subprotocol, query flags, terminal size. */
   readonly streams: SessionStreams
   /** The path the client asked for (`/count/5`), logged beside the route's pattern. */
-  readonly requestPath?: string
+  readonly requestPath: string
 }
 
 /** Message and byte counts of one direction. */
@@ -360,7 +360,7 @@ export class Session extends EventEmitter {
   }
 
   #logFields (): { session: string, route: string, path: string } {
-    return { session: this.id, route: this.route.path, path: this.#o.requestPath ?? this.route.path }
+    return { session: this.id, route: this.route.path, path: this.#o.requestPath }
   }
 
   #maybeFinish (): void {

@@ -112,6 +112,7 @@ t.test('route rules beyond the schema', async (t) => {
     'routes.yaml:11:13: routes./t.stderr: tagged needs mode: text'
   ])
   t.same(problems('routes:\n  /a/:\n    command: [cat]\n'), ['routes.yaml:2:3: routes./a/: a route path has no empty segments (no // and no trailing /)'])
+  t.same(problems('routes:\n  /t:\n    command: [cat]\n    tty: true\n    stderr: tagged\n'), ['routes.yaml:5:13: routes./t.stderr: a terminal merges stderr into its output: tagged needs tty: false'])
 })
 
 t.test('every problem in one run: schema, route rules and programs; did you mean; {placeholders}', async (t) => {
@@ -239,4 +240,12 @@ t.test('loadConfigFile reads a file relative to cwd and resolves paths against i
   const absolute = await loadConfigFile(join(dir, 'routes.yaml'))
   t.equal(absolute.baseDir, dir)
   await t.rejects(loadConfigFile('missing.yaml', dir), { message: /missing\.yaml:1:1: cannot read the file \(ENOENT\)/ })
+})
+
+t.test('resolveExecutables names each route whose program is missing', async (t) => {
+  const { resolveExecutables } = await import('../../src/config/executables.js')
+  const config = parseConfig('routes:\n  /ok:\n    command: [cat]\n  /gone:\n    command: [no-such-program-here]\n', 'r.yaml', '/')
+  const err = await resolveExecutables(config, { PATH: process.env['PATH'] }).then(() => undefined, (e: unknown) => e)
+  t.ok(err instanceof ConfigError)
+  t.match((err as ConfigError).problems, [{ file: 'r.yaml', line: 5, key: 'routes./gone.command.0' }])
 })

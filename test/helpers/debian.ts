@@ -9,7 +9,8 @@ export const DEBIAN_PACKAGES: Readonly<Record<string, string>> = {
   bc: 'bc',
   websocketd: 'websocketd',
   script: 'bsdutils',
-  tmux: 'tmux'
+  tmux: 'tmux',
+  python3: 'python3'
 }
 
 /** The absolute path of `program` in PATH, or undefined. */

@@ -3,10 +3,12 @@ import { join } from 'node:path'
 import { once } from 'node:events'
 import t from 'tap'
 import { connect, DEADLINE_MS, until, type Client } from '../helpers/client.js'
+import { needProgram } from '../helpers/debian.js'
+import { TerminalProcess } from '../../src/session/pty.js'
 import type { Session } from '../../src/session/session.js'
 import { isRunning } from '../helpers/processes.js'
 import { closeCodeOf, frame, rawUpgrade } from '../helpers/raw.js'
-import { node, startServer } from '../helpers/server.js'
+import { fixture, node, startServer } from '../helpers/server.js'
 
 /** Everything the terminal showed so far. */
 function screen (c: Client): string {
@@ -58,6 +60,7 @@ t.test('the default terminal is 80x24', async (t) => {
 })
 
 t.test('python3 -i shows its prompt; an empty binary message types Ctrl-D and ends it', async (t) => {
+  if (!needProgram(t, 'python3')) return
   const s = await startServer(t, '/py:\n  command: [python3, -i, -q]\n  tty: true\n  cwd: /\n')
   const c = connect(`${s.url}/py`)
   await shows(c, '>>> ')
@@ -172,4 +175,19 @@ t.test('a client that stops reading stops the terminal program; nothing is lost'
   t.ok(lines.every((line, i) => line === `y ${i}`), 'every line in order')
   c.ws.close()
   await session.done
+})
+
+t.test('a terminal whose output is not read stops reading the terminal, and loses nothing', async (t) => {
+  const program = new TerminalProcess({ file: process.execPath, args: [fixture('yes.mjs'), '50000'], env: { PATH: process.env['PATH'] as string }, cwd: undefined, cols: 80, rows: 24 })
+  const exited = once(program, 'exit', { signal: AbortSignal.timeout(DEADLINE_MS * 3) })
+  program.stdout.pause()
+  // Once its buffer is full, the wrapper has told node-pty to stop reading the terminal.
+  await until(() => program.stdout.readableLength >= program.stdout.readableHighWaterMark, 'a full buffer')
+  const chunks: Buffer[] = []
+  program.stdout.on('data', (d: Buffer) => chunks.push(d))
+  program.stdout.resume()
+  t.same(await exited, [0, null], 'exit 0')
+  const lines = Buffer.concat(chunks).toString().split('\r\n')
+  t.equal(lines.length, 50_001)
+  t.ok(lines.slice(0, 50_000).every((line, i) => line === `y ${i}`), 'every line, in order')
 })
