@@ -16,12 +16,12 @@ const THREADS = Math.min(Math.max(Number(process.env['UV_THREADPOOL_SIZE']) | 0,
  */
 export function descriptorShortage (): NodeJS.ErrnoException | undefined {
   const opened: number[] = []
+  let shortage: NodeJS.ErrnoException | undefined
   try {
-    for (let i = 0; i < PER_START + THREADS; i++) opened.push(openSync('/dev/null', 'r'))
-    return undefined
+    while (opened.length < PER_START + THREADS) opened.push(openSync('/dev/null', 'r'))
   } catch (err) {
-    return err as NodeJS.ErrnoException
-  } finally {
-    for (const fd of opened) closeSync(fd)
+    shortage = err as NodeJS.ErrnoException
   }
+  for (const fd of opened) closeSync(fd)
+  return shortage
 }
