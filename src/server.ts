@@ -23,8 +23,8 @@ import { transportOptions } from './security/tls.js'
 import { watch } from './security/watchdog.js'
 import { routeEnvironment, sessionEnvironment } from './session/env.js'
 import { Session } from './session/session.js'
-import { closeSessions, settledWithin } from './shutdown.js'
 import { answerProtocol, negotiateStreams, offeredProtocols, rememberStreams, streamsOf, type SessionStreams } from './session/streams.js'
+import { closeSessions, settledWithin } from './shutdown.js'
 import { VERSION } from './version.js'
 
 /** Largest message accepted from a client by default, in bytes (`maxMessageBytes`). */

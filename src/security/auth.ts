@@ -87,10 +87,10 @@ export function challenges (spec: AuthSpec): string[] {
 }
 
 /**
- * The subprotocol the server answers with: the client's first one that is not a bearer token,
- * or false for none. A token is never echoed back.
+ * The subprotocol the server answers with: the client's first one that is neither a bearer token
+ * nor one of `except`, or false for none. A token is never echoed back.
  */
-export function selectProtocol (offered: ReadonlySet<string>): string | false {
-  for (const p of offered) if (!p.startsWith(BEARER_PROTOCOL_PREFIX)) return p
+export function selectProtocol (offered: ReadonlySet<string>, except: readonly string[] = []): string | false {
+  for (const p of offered) if (!p.startsWith(BEARER_PROTOCOL_PREFIX) && !except.includes(p)) return p
   return false
 }

@@ -8,11 +8,11 @@ import WebSocket from 'ws'
 import { CloseCode, closeForExit, closeForProtocolError, closeForSpawnError, type Close } from '../close-codes.js'
 import type { Route } from '../config/load.js'
 import type { SessionControls, SessionFraming } from './controls.js'
+import { descriptorShortage } from './descriptors.js'
 import type { Encoded, StreamName } from './framing.js'
 import { Input } from './input.js'
 import { LineSplitter } from './line-splitter.js'
 import { sharedLines } from './lines.js'
-import { descriptorShortage } from './descriptors.js'
 import { ProcessGroup } from './process-group.js'
 import { TerminalGroup, TerminalProcess } from './pty.js'
 import { receiveFast } from './receive.js'
@@ -62,7 +62,7 @@ export interface SessionSummary {
 }
 
 /**
- * One WebSocket connection bridged to one process: output becomes frames (see {@link Framing}),
+ * One WebSocket connection bridged to one process: output becomes frames (see {@link SessionFraming}),
  * messages become input, with backpressure both ways. When the program ends, its output is
  * delivered and the close code carries its exit status; when the client leaves, stdin is closed,
  * and the process group gets SIGTERM after `closeGrace` and SIGKILL after `killGrace`. A program
@@ -413,8 +413,6 @@ function spawnProgram (o: SessionOptions) {
     cleanup: false,
     stripFinalNewline: false
   })
-  // Settles after the streams are done; failures are read from the session's events instead.
-  child.then(() => {}, () => {})
   return child
 }
 

@@ -2,7 +2,7 @@ import type { IncomingMessage } from 'node:http'
 import type { FastifyError } from 'fastify'
 import type { Route } from '../config/load.js'
 import { errors } from '../errors.js'
-import { BEARER_PROTOCOL_PREFIX } from '../security/auth.js'
+import { selectProtocol } from '../security/auth.js'
 
 /** The Kubernetes exec channel subprotocols wsexec speaks, newest first. */
 export const CHANNEL_PROTOCOLS = ['v5.channel.k8s.io', 'v4.channel.k8s.io', 'channel.k8s.io'] as const
@@ -100,10 +100,5 @@ export function streamsOf (request: IncomingMessage): SessionStreams | undefined
  */
 export function answerProtocol (offered: ReadonlySet<string>, request: IncomingMessage): string | false {
   // Every upgrade that reaches ws had its streams settled in the route's onRequest hook.
-  const channel = (settled.get(request) as SessionStreams).channel
-  if (channel !== null) return channel
-  for (const p of offered) {
-    if (!p.startsWith(BEARER_PROTOCOL_PREFIX) && !(CHANNEL_PROTOCOLS as readonly string[]).includes(p)) return p
-  }
-  return false
+  return (settled.get(request) as SessionStreams).channel ?? selectProtocol(offered, CHANNEL_PROTOCOLS)
 }

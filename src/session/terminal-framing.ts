@@ -3,11 +3,14 @@ import type { Route } from '../config/load.js'
 import { ChannelFraming, isSide } from './channels.js'
 import { EOF_CHARACTER, type SessionControls, type SessionFraming } from './controls.js'
 import { encodeFrames, Opcode } from './frames.js'
-import { framingFor, type Encoded, type Framing, type StreamName } from './framing.js'
+import { BinaryFraming, framingFor, type Encoded, type Framing, type StreamName } from './framing.js'
 import type { SessionStreams } from './streams.js'
 
 /** The first byte of a text message that may be a JSON control. */
 const BRACE = 0x7b
+
+/** Terminal output in binary mode: one binary message per chunk, as on a binary pipe route. */
+const BINARY = new BinaryFraming()
 
 /**
  * PTY routes on the plain protocol: terminal output goes out raw as it comes, one message per
@@ -29,7 +32,7 @@ export class TerminalFraming implements SessionFraming {
   }
 
   encode (chunk: Buffer): Encoded | null {
-    if (this.#decoder === undefined) return { bytes: encodeFrames([chunk], Opcode.BINARY), messages: 1, payloadBytes: chunk.length }
+    if (this.#decoder === undefined) return BINARY.encode(chunk)
     return this.#text(this.#decoder.write(chunk))
   }
 
