@@ -1,7 +1,7 @@
 import { timingSafeEqual } from 'node:crypto'
 import type { IncomingHttpHeaders } from 'node:http'
 import type { AuthSpec, Credentials } from '../config/security.js'
-import { tokenDigest } from './credentials.js'
+import { tokenDigest } from '../config/files.js'
 import { comparePassword } from './passwords.js'
 
 /** Prefix of a `Sec-WebSocket-Protocol` entry that carries a bearer token (browsers cannot set headers). */

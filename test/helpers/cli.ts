@@ -1,6 +1,6 @@
 import { PassThrough } from 'node:stream'
 import { fileURLToPath } from 'node:url'
-import { main, type CliIO } from '../../src/cli.js'
+import { main, type CliIO } from '../../src/cli/main.js'
 
 /** The repository's root folder, where `config/routes.yaml` is found. */
 export const root = fileURLToPath(new URL('../..', import.meta.url))

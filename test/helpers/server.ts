@@ -4,7 +4,7 @@ import { pino } from 'pino'
 import type { FastifyInstance } from 'fastify'
 import { resolveExecutables } from '../../src/config/executables.js'
 import { parseConfig } from '../../src/config/load.js'
-import { loadSecurityFiles } from '../../src/security/credentials.js'
+import { loadSecurityFiles } from '../../src/config/files.js'
 import { buildServer } from '../../src/server.js'
 
 /** A pino record as parsed from the server's log. */

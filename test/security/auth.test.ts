@@ -10,7 +10,7 @@ import WebSocket from 'ws'
 import { resolveExecutables } from '../../src/config/executables.js'
 import { parseConfig } from '../../src/config/load.js'
 import { authenticate, challenges, presentedCredentials, selectProtocol } from '../../src/security/auth.js'
-import { loadSecurityFiles } from '../../src/security/credentials.js'
+import { loadSecurityFiles } from '../../src/config/files.js'
 import { buildServer } from '../../src/server.js'
 import { connect, refusedUpgrade, upgradeStatus } from '../helpers/client.js'
 import { rawConnect, upgradeRequest } from '../helpers/raw.js'
@@ -40,7 +40,7 @@ t.test('authenticate checks tokens and bcrypt passwords, and needs loaded creden
   const hash = bcrypt.hashSync('pw', 4)
   const spec = { realm: 'r', maxFailures: 10, failureWindowMs: 60_000, bearer: { tokensFile: 'x', tokensEnv: undefined }, basic: { usersFile: 'y' }, key: 'auth', at: { line: 1, column: 1 }, credentials: null }
   await t.rejects(authenticate(spec, { bearer: TOKEN, basic: undefined }), /credentials of auth were not loaded/)
-  const { tokenDigest } = await import('../../src/security/credentials.js')
+  const { tokenDigest } = await import('../../src/config/files.js')
   const loaded = { ...spec, credentials: { tokens: [{ name: 'a', digest: tokenDigest('other-token-xxxxxxxx') }, { name: 'ci', digest: tokenDigest(TOKEN) }], users: new Map([['al', hash]]), dummyHash: bcrypt.hashSync('x', 4) } }
   t.same(await authenticate(loaded, { bearer: TOKEN, basic: undefined }), { name: 'ci', type: 'Bearer' })
   t.equal(await authenticate(loaded, { bearer: 'wrong', basic: undefined }), undefined)

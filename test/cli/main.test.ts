@@ -6,12 +6,12 @@ import { join } from 'node:path'
 import { PassThrough } from 'node:stream'
 import { fileURLToPath } from 'node:url'
 import t, { type Test } from 'tap'
-import { main } from '../src/cli.js'
-import { terminalLine } from '../src/logger.js'
-import { VERSION } from '../src/version.js'
-import { root, runCli } from './helpers/cli.js'
-import { START_DEADLINE_MS } from './helpers/served.js'
-import { connect, DEADLINE_MS } from './helpers/client.js'
+import { main } from '../../src/cli/main.js'
+import { terminalLine } from '../../src/logger.js'
+import { VERSION } from '../../src/version.js'
+import { root, runCli } from '../helpers/cli.js'
+import { START_DEADLINE_MS } from '../helpers/served.js'
+import { connect, DEADLINE_MS } from '../helpers/client.js'
 
 const run = runCli
 
@@ -130,7 +130,7 @@ t.test('the one-liner serves a command at /; a second signal kills sessions at o
   stdout.on('data', (d: Buffer) => lines.push(...d.toString().trim().split('\n')))
   let url = ''
   const listening = once(signals, 'listening')
-  const done = main(['--port', '0', '--drain-timeout', '60000', '--', process.execPath, fileURLToPath(new URL('fixtures/ignore-term.mjs', import.meta.url))], {
+  const done = main(['--port', '0', '--drain-timeout', '60000', '--', process.execPath, fileURLToPath(new URL('../fixtures/ignore-term.mjs', import.meta.url))], {
     stdout,
     stderr: stdout,
     env: { PATH: process.env['PATH'] },
@@ -148,7 +148,7 @@ t.test('the one-liner serves a command at /; a second signal kills sessions at o
   t.equal(await done, 0)
   t.equal(signals.listenerCount('SIGTERM'), 0, 'signal handlers removed')
   const records = lines.map((l) => JSON.parse(l) as { msg: string, signal?: string })
-  t.match(records.map((r) => r.msg), ['listening on http://127.0.0.1:' + url.split(':').at(-1), `route ws://127.0.0.1:${url.split(':').at(-1) as string}/… → ${process.execPath} ${fileURLToPath(new URL('fixtures/ignore-term.mjs', import.meta.url))}`, 'session start', 'draining', 'second signal: killing every session now'])
+  t.match(records.map((r) => r.msg), ['listening on http://127.0.0.1:' + url.split(':').at(-1), `route ws://127.0.0.1:${url.split(':').at(-1) as string}/… → ${process.execPath} ${fileURLToPath(new URL('../fixtures/ignore-term.mjs', import.meta.url))}`, 'session start', 'draining', 'second signal: killing every session now'])
 })
 
 t.test('a port in use is a runtime failure (exit 1)', async (t) => {
@@ -169,7 +169,7 @@ t.test('a port in use is a runtime failure (exit 1)', async (t) => {
 })
 
 t.test('the installed command: SIGTERM ends it with exit 0, nothing left behind', async (t) => {
-  const child = spawn(process.execPath, [...process.execArgv, join(root, 'src/bin.ts'), '--port', '0', '--log-level', 'info', '--drain-timeout', '50ms', '--', process.execPath, fileURLToPath(new URL('fixtures/env.mjs', import.meta.url))], { stdio: ['ignore', 'pipe', 'inherit'] })
+  const child = spawn(process.execPath, [...process.execArgv, join(root, 'src/bin.ts'), '--port', '0', '--log-level', 'info', '--drain-timeout', '50ms', '--', process.execPath, fileURLToPath(new URL('../fixtures/env.mjs', import.meta.url))], { stdio: ['ignore', 'pipe', 'inherit'] })
   t.teardown(() => { if (child.exitCode === null) child.kill('SIGKILL') })
   let out = ''
   const url = await new Promise<string>((resolve, reject) => {

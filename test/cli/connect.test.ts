@@ -6,12 +6,12 @@ import { join } from 'node:path'
 import { PassThrough } from 'node:stream'
 import t, { type Test } from 'tap'
 import { WebSocketServer, type WebSocket } from 'ws'
-import { CHANNEL_PROTOCOLS, connectMain, exitStatusForClose, exitStatusForStatus } from '../src/cli/connect.js'
-import { main } from '../src/cli.js'
-import { root } from './helpers/cli.js'
-import { DEADLINE_MS, until } from './helpers/client.js'
-import { needProgram } from './helpers/debian.js'
-import { node, startServer } from './helpers/server.js'
+import { CHANNEL_PROTOCOLS, connectMain, exitStatusForClose, exitStatusForStatus } from '../../src/cli/connect.js'
+import { main } from '../../src/cli/main.js'
+import { root } from '../helpers/cli.js'
+import { DEADLINE_MS, until } from '../helpers/client.js'
+import { needProgram } from '../helpers/debian.js'
+import { node, startServer } from '../helpers/server.js'
 
 interface Result { code: number, stdout: string, stderr: string }
 

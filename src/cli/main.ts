@@ -7,10 +7,10 @@ import { inspect } from 'node:util'
 import type { Readable, Writable } from 'node:stream'
 import type { FastifyInstance } from 'fastify'
 import type { Logger } from 'pino'
-import { parseArgs, USAGE, UsageError, type Options } from './cli/args.js'
-import type { Config } from './config/load.js'
-import { ConfigError } from './errors.js'
-import { VERSION } from './version.js'
+import { parseArgs, USAGE, UsageError, type Options } from './args.js'
+import type { Config } from '../config/load.js'
+import { ConfigError } from '../errors.js'
+import { VERSION } from '../version.js'
 
 /** Exit codes of the `wsexec` command. */
 export const ExitCode = Object.freeze({ OK: 0, FAILURE: 1, USAGE: 2 })
@@ -47,7 +47,7 @@ ${HELP_HINT}`
 
 async function loadConfig (options: Options, io: CliIO, notes: string[] = []): Promise<Config> {
   const [{ loadConfigFile, parseConfig }, { resolveExecutables }, { loadSecurityFiles }] = await Promise.all([
-    import('./config/load.js'), import('./config/executables.js'), import('./security/credentials.js')
+    import('../config/load.js'), import('../config/executables.js'), import('../config/files.js')
   ])
   const overrides = (config: Config): Config => Object.freeze({
     ...config,
@@ -61,7 +61,7 @@ async function loadConfig (options: Options, io: CliIO, notes: string[] = []): P
   })
   let config: Config
   if (options.command.length > 0 || options.websocketd.dir !== undefined) {
-    const { buildConfigInput } = await import('./cli/websocketd.js')
+    const { buildConfigInput } = await import('./websocketd.js')
     const built = buildConfigInput(options, io.cwd)
     notes.push(...built.notes)
     config = parseConfig(JSON.stringify(built.input), '<command line>', io.cwd, { env: io.env })
@@ -86,7 +86,7 @@ function summary (config: Config): string {
 export async function main (argv: readonly string[], io: CliIO): Promise<number> {
   try {
     if (argv[0] === 'connect') {
-      const { connectMain } = await import('./cli/connect.js')
+      const { connectMain } = await import('./connect.js')
       return await connectMain(argv.slice(1), io)
     }
     return await serverMain(argv, io)
@@ -116,11 +116,11 @@ async function serverMain (argv: readonly string[], io: CliIO): Promise<number> 
     return ExitCode.OK
   }
   if (options.license) {
-    io.stdout.write(readFileSync(new URL('../LICENSE', import.meta.url), 'utf8'))
+    io.stdout.write(readFileSync(new URL('../../LICENSE', import.meta.url), 'utf8'))
     return ExitCode.OK
   }
   if (options.printConfig) {
-    const [{ buildConfigInput }, { stringify }] = await Promise.all([import('./cli/websocketd.js'), import('yaml')])
+    const [{ buildConfigInput }, { stringify }] = await Promise.all([import('./websocketd.js'), import('yaml')])
     const built = buildConfigInput(options, io.cwd)
     for (const note of built.notes) io.stderr.write(`wsexec: ${note}\n`)
     const extra = options.hosts.slice(1).map((h) => `# --address ${h}: a routes file listens on one address; give --host ${h} (or run one more server) for it\n`).join('')
@@ -146,11 +146,11 @@ async function serverMain (argv: readonly string[], io: CliIO): Promise<number> 
     return ExitCode.OK
   }
   if (options.asyncapi) {
-    const { asyncapiDocument } = await import('./asyncapi.js')
+    const { asyncapiDocument } = await import('../asyncapi.js')
     io.stdout.write(`${JSON.stringify(asyncapiDocument(config), null, 2)}\n`)
     return ExitCode.OK
   }
-  const { createLogger } = await import('./logger.js')
+  const { createLogger } = await import('../logger.js')
   const logger = createLogger(options.logLevel, io.stdout, io.stdout.isTTY === true)
   return serve(config, options, logger, io)
 }
@@ -199,7 +199,7 @@ async function listenMore (app: FastifyInstance, hosts: readonly string[], port:
 
 async function serve (config: Config, options: Options, logger: Logger, io: CliIO): Promise<number> {
   const [{ buildServer }, { listenSocket }, { watchFile }] = await Promise.all([
-    import('./server.js'), import('./unix-socket.js'), import('./reload.js')
+    import('../server.js'), import('../unix-socket.js'), import('../reload.js')
   ])
   const app = await buildServer({ config, logger, env: io.env })
   const { metricsServer } = app.wsexec

@@ -1,7 +1,7 @@
 import { once } from 'node:events'
 import t from 'tap'
-import { connect, type Client } from './helpers/client.js'
-import { exitCode, logged, serve, STOP_DEADLINE_MS } from './helpers/served.js'
+import { connect, type Client } from '../helpers/client.js'
+import { exitCode, logged, serve, STOP_DEADLINE_MS } from '../helpers/served.js'
 
 /** What became of one connection: a running session, a close before or after the open, or a refused connection. */
 async function outcome (c: Client): Promise<'running' | { code: number, reason: string }> {

@@ -1,6 +1,6 @@
 import t from 'tap'
-import { closeCodeOf } from './helpers/raw.js'
-import { exitCode, logged, oddSessions, ODD_ROUTES, serve, STOP_DEADLINE_MS } from './helpers/served.js'
+import { closeCodeOf } from '../helpers/raw.js'
+import { exitCode, logged, oddSessions, ODD_ROUTES, serve, STOP_DEADLINE_MS } from '../helpers/served.js'
 
 t.test('SIGTERM: the drain ends, whatever state the sessions are in, with exit code 0', async (t) => {
   const s = await serve(t, ODD_ROUTES, { drainTimeout: '1s' })

@@ -4,7 +4,7 @@ import { join } from 'node:path'
 import bcrypt from 'bcryptjs'
 import t from 'tap'
 import { parseConfig } from '../../src/config/load.js'
-import { loadSecurityFiles } from '../../src/security/credentials.js'
+import { loadSecurityFiles } from '../../src/config/files.js'
 
 const load = async (yaml: string, env: Record<string, string> = {}): Promise<unknown> =>
   loadSecurityFiles(parseConfig(yaml, 'c.yaml', '/'), env)

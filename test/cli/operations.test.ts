@@ -6,8 +6,8 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { PassThrough } from 'node:stream'
 import t, { type Test } from 'tap'
-import { main } from '../src/cli.js'
-import { connect, DEADLINE_MS } from './helpers/client.js'
+import { main } from '../../src/cli/main.js'
+import { connect, DEADLINE_MS } from '../helpers/client.js'
 
 /** A running `main()` whose JSON log lines can be awaited. */
 interface Running {

@@ -2,8 +2,8 @@ import { createHash } from 'node:crypto'
 import { readFile } from 'node:fs/promises'
 import { createSecureContext } from 'node:tls'
 import bcrypt from 'bcryptjs'
-import type { Config, Route } from '../config/load.js'
-import type { AuthSpec, Credentials, TlsSpec } from '../config/security.js'
+import type { Config, Route } from './load.js'
+import type { AuthSpec, Credentials, TlsSpec } from './security.js'
 import { ConfigError, type ConfigProblem } from '../errors.js'
 
 /** Shortest bearer token accepted: shorter ones could be guessed. */

@@ -1,5 +1,5 @@
 import t from 'tap'
-import { exitCode, logged, oddSessions, ODD_ROUTES, serve, STOP_DEADLINE_MS } from './helpers/served.js'
+import { exitCode, logged, oddSessions, ODD_ROUTES, serve, STOP_DEADLINE_MS } from '../helpers/served.js'
 
 t.test('a second signal ends the process at once, without waiting for the drain', async (t) => {
   const s = await serve(t, ODD_ROUTES, { drainTimeout: '10m' })
