@@ -4,8 +4,8 @@ import type { Route } from './config/load.js'
 type ArgTemplate = string | ReadonlyArray<string | { param: string }>
 
 /** A route ready for matching: its path split into segments and its patterns compiled. */
-export interface CompiledRoute {
-  readonly route: Route
+export interface CompiledRoute<R extends Route = Route> {
+  readonly route: R
   readonly segments: ReadonlyArray<string | { param: string, pattern: RegExp }>
   readonly argv: readonly ArgTemplate[]
 }
@@ -14,15 +14,15 @@ export interface CompiledRoute {
  * Routes in matching order: exact paths first, then parameterised paths in file order, then
  * `pathInfo` routes by the longest path that starts the request path.
  */
-export interface RouteTable {
-  readonly exact: ReadonlyMap<string, CompiledRoute>
-  readonly parameterised: readonly CompiledRoute[]
-  readonly prefixes: readonly CompiledRoute[]
+export interface RouteTable<R extends Route = Route> {
+  readonly exact: ReadonlyMap<string, CompiledRoute<R>>
+  readonly parameterised: ReadonlyArray<CompiledRoute<R>>
+  readonly prefixes: ReadonlyArray<CompiledRoute<R>>
 }
 
 /** A route matched by a request path, with its decoded parameters. */
-export interface RouteMatch {
-  readonly compiled: CompiledRoute
+export interface RouteMatch<R extends Route = Route> {
+  readonly compiled: CompiledRoute<R>
   readonly params: Readonly<Record<string, string>>
   /** What follows the route's path on a `pathInfo` route (`/a/b` of `/tool/a/b`); else empty. */
   readonly pathInfo: string
@@ -31,10 +31,10 @@ export interface RouteMatch {
 const SLOT = /\{([A-Za-z_][A-Za-z0-9_]*)\}/g
 
 /** Compiles validated routes for {@link matchRoute}; patterns must match a whole segment. */
-export function compileRoutes (routes: readonly Route[]): RouteTable {
-  const exact = new Map<string, CompiledRoute>()
-  const parameterised: CompiledRoute[] = []
-  const prefixes: CompiledRoute[] = []
+export function compileRoutes<R extends Route> (routes: readonly R[]): RouteTable<R> {
+  const exact = new Map<string, CompiledRoute<R>>()
+  const parameterised: Array<CompiledRoute<R>> = []
+  const prefixes: Array<CompiledRoute<R>> = []
   for (const route of routes) {
     const segments = route.path === '/'
       ? []
@@ -42,7 +42,7 @@ export function compileRoutes (routes: readonly Route[]): RouteTable {
         ? { param: s.slice(1), pattern: new RegExp(`^(?:${route.params[s.slice(1)] as string})$`) }
         : s)
     const argv = route.command.map((arg) => compileArg(arg, route.params))
-    const compiled: CompiledRoute = { route, segments, argv }
+    const compiled: CompiledRoute<R> = { route, segments, argv }
     if (segments.every((s) => typeof s === 'string')) {
       if (!exact.has(route.path)) exact.set(route.path, compiled)
       if (route.pathInfo) prefixes.push(compiled)
@@ -71,7 +71,7 @@ function compileArg (arg: string, params: Readonly<Record<string, string>>): Arg
  * The route for a URL path (without the query), or undefined when none matches. A parameter
  * matches one segment, percent-decoded, that its whole pattern accepts.
  */
-export function matchRoute (table: RouteTable, pathname: string): RouteMatch | undefined {
+export function matchRoute<R extends Route> (table: RouteTable<R>, pathname: string): RouteMatch<R> | undefined {
   const exact = table.exact.get(pathname)
   // websocketd's PATH_INFO: "/" when a command serves every path and "/" is asked for.
   if (exact !== undefined) return { compiled: exact, params: {}, pathInfo: exact.route.pathInfo && pathname === '/' ? '/' : '' }

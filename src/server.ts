@@ -8,7 +8,7 @@ import websocket from '@fastify/websocket'
 import fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify'
 import type WebSocket from 'ws'
 import { registerBrowser } from './browser/plugin.js'
-import type { Config, Route } from './config/load.js'
+import type { LoadedConfig, LoadedRoute } from './config/model.js'
 import type { TlsSpec } from './config/security.js'
 import { errors } from './errors.js'
 import { Metrics } from './metrics.js'
@@ -27,15 +27,11 @@ import { answerProtocol, negotiateStreams, offeredProtocols, rememberStreams, st
 import { closeSessions, settledWithin } from './shutdown.js'
 import { VERSION } from './version.js'
 
-/** Largest message accepted from a client by default, in bytes (`maxMessageBytes`). */
-export const MAX_MESSAGE_BYTES = 1_048_576
-
 /** Seconds a refused client is told to wait (`Retry-After`) while the server drains. */
 export const DRAIN_RETRY_AFTER_SECONDS = 5
 
-/** What {@link buildServer} needs. */
+/** What {@link buildServer} needs besides the configuration. */
 export interface ServerOptions {
-  readonly config: Config
   readonly logger: FastifyBaseLogger
   /** The server's environment, from which routes' `passEnv` variables are taken. */
   readonly env?: Readonly<Record<string, string | undefined>>
@@ -45,14 +41,14 @@ export interface ServerOptions {
 export interface WsexecState {
   readonly sessions: ReadonlySet<Session>
   /** The configuration new sessions get. */
-  readonly config: Config
+  readonly config: LoadedConfig
   /** True from the start of a drain on: readiness fails and new upgrades get 503. */
   readonly draining: boolean
   readonly metrics: Metrics
   /** The server for metrics on their own port (`metrics.port`), not listening yet; else undefined. */
   readonly metricsServer: FastifyInstance | undefined
   /** New sessions get `config` (routes resolved); running sessions keep theirs. */
-  reload (config: Config): void
+  reload (config: LoadedConfig): void
   /**
    * Stops accepting sessions, lets running ones finish for up to `timeoutMs` (default
    * `shutdown.drainTimeout`; sessions whose program never started are not waited for), then
@@ -68,25 +64,25 @@ declare module 'fastify' {
     wsexec: WsexecState
   }
   interface FastifyRequest {
-    wsexecMatch: RouteMatch | null
+    wsexecMatch: RouteMatch<LoadedRoute> | null
     wsexecPass: Pass | null
   }
 }
 
 interface Routing {
-  readonly config: Config
-  readonly table: RouteTable
-  readonly envs: ReadonlyMap<Route, Readonly<Record<string, string>>>
+  readonly config: LoadedConfig
+  readonly table: RouteTable<LoadedRoute>
+  readonly envs: ReadonlyMap<LoadedRoute, Readonly<Record<string, string>>>
 }
 
-function compile (config: Config, env: Readonly<Record<string, string | undefined>>): Routing {
+function compile (config: LoadedConfig, env: Readonly<Record<string, string | undefined>>): Routing {
   const software = `wsexec/${VERSION}`
   const envs = new Map(config.routes.map((r) => [r, routeEnvironment(r, env, software)]))
   return { config, table: compileRoutes(config.routes), envs }
 }
 
 /** ws's limit is server-wide: the largest route's; each session checks its route's own. */
-function largestMessage (config: Config): number {
+function largestMessage (config: LoadedConfig): number {
   return Math.max(...config.routes.map((r) => r.maxMessageBytes))
 }
 
@@ -99,13 +95,13 @@ function pathOf (request: FastifyRequest): string {
  * readiness and Prometheus metrics endpoints. It never listens: call `listen()`. Closing it ends
  * every session with 1001 and terminates their processes; `app.wsexec.drain()` first lets them finish.
  */
-export async function buildServer (options: ServerOptions): Promise<FastifyInstance> {
+export async function buildServer (config: LoadedConfig, options: ServerOptions): Promise<FastifyInstance> {
   const env = options.env ?? {}
-  let routing = compile(options.config, env)
+  let routing = compile(config, env)
   let draining = false
   const sessions = new Set<Session>()
   const metrics = new Metrics()
-  const { health, metrics: metricsConfig, security } = options.config
+  const { health, metrics: metricsConfig, security } = config
   const counter = new SessionCounter(security)
   const failures = new AuthFailures()
   /** The certificate, key and CA new TLS handshakes use. */
@@ -167,22 +163,22 @@ export async function buildServer (options: ServerOptions): Promise<FastifyInsta
     },
     get config () { return routing.config },
     get draining () { return draining },
-    reload (config: Config) {
-      routing = compile(config, env)
-      counter.setServerLimits(config.security)
-      app.server.maxConnections = config.security.maxConnections
-      app.server.keepAliveTimeout = config.security.keepAliveTimeoutMs
-      app.websocketServer.options.maxPayload = largestMessage(config)
-      app.log.info({ routes: config.routes.length, source: config.source }, 'configuration reloaded')
-      const keys = restartKeys(options.config, config)
+    reload (next: LoadedConfig) {
+      routing = compile(next, env)
+      counter.setServerLimits(next.security)
+      app.server.maxConnections = next.security.maxConnections
+      app.server.keepAliveTimeout = next.security.keepAliveTimeoutMs
+      app.websocketServer.options.maxPayload = largestMessage(next)
+      app.log.info({ routes: next.routes.length, source: next.source }, 'configuration reloaded')
+      const keys = restartKeys(config, next)
       // The files are read again: a renewed certificate needs no restart. A new TLS mode does, and
       // until then the files stay as they are (a server that asks for client certificates keeps its CA).
-      const next = config.security.tls?.pem ?? null
-      if (pem !== null && next !== null && !keys.includes('tls') && !isDeepStrictEqual(pem, next)) {
-        pem = next
+      const renewed = next.security.tls?.pem ?? null
+      if (pem !== null && renewed !== null && !keys.includes('tls') && !isDeepStrictEqual(pem, renewed)) {
+        pem = renewed
         const server = app.server as HttpsServer
         server.setSecureContext(pem)
-        app.log.info({ cert: (config.security.tls as TlsSpec).cert }, 'TLS certificate reloaded')
+        app.log.info({ cert: (next.security.tls as TlsSpec).cert }, 'TLS certificate reloaded')
       }
       if (keys.length > 0) app.log.warn({ keys }, 'restart to apply these settings')
     }
@@ -192,7 +188,7 @@ export async function buildServer (options: ServerOptions): Promise<FastifyInsta
 
   await app.register(websocket, {
     options: {
-      maxPayload: largestMessage(options.config),
+      maxPayload: largestMessage(config),
       perMessageDeflate: false,
       handleProtocols: answerProtocol
     },
@@ -214,10 +210,10 @@ export async function buildServer (options: ServerOptions): Promise<FastifyInsta
     else if (hostAllowed(hostsFor(routing.config.security.allowedHosts, request.raw.socket.localAddress, listenHost), host)) done()
     else refuse(reply, new errors.HOST_NOT_ALLOWED(host ?? '(none)'))
   }
-  metricsServer?.addHook('onRequest', hostGuard(metricsConfig.host ?? options.config.listen.host))
+  metricsServer?.addHook('onRequest', hostGuard(metricsConfig.host ?? config.listen.host))
 
   // After @fastify/websocket's own hook, which marks upgrades (refused ones are then closed).
-  app.addHook('onRequest', hostGuard(options.config.listen.host))
+  app.addHook('onRequest', hostGuard(config.listen.host))
 
   // Sessions log their own start and end; a refused request gets one line here.
   app.addHook('onResponse', (request, reply, done) => {
@@ -241,7 +237,7 @@ export async function buildServer (options: ServerOptions): Promise<FastifyInsta
     for (const name in ws) lines.push(`${name}: ${ws[name] as string}`)
   })
 
-  const browser = await registerBrowser(app, options.config)
+  const browser = await registerBrowser(app, config)
 
   app.setNotFoundHandler((request, reply) => {
     refuse(reply, new errors.ROUTE_NOT_FOUND(pathOf(request)))
@@ -273,7 +269,7 @@ export async function buildServer (options: ServerOptions): Promise<FastifyInsta
       const match = matchRoute(routing.table, pathname)
       // Upgrades to unknown paths are refused before the upgrade; plain GETs may be browser files,
       // and a plain GET of / the console even where a route at / takes the upgrades.
-      if (match === undefined || (!request.ws && pathname === '/' && options.config.console)) {
+      if (match === undefined || (!request.ws && pathname === '/' && config.console)) {
         if (request.ws) return refuse(reply, new errors.ROUTE_NOT_FOUND(pathname))
         return endpointGuard(request, reply)
       }
@@ -314,7 +310,7 @@ export async function buildServer (options: ServerOptions): Promise<FastifyInsta
     },
     wsHandler (ws: WebSocket, request: FastifyRequest) {
       const upgraded = performance.now()
-      const match = request.wsexecMatch as RouteMatch
+      const match = request.wsexecMatch as RouteMatch<LoadedRoute>
       const pass = request.wsexecPass as Pass
       request.wsexecPass = null
       const route = match.compiled.route

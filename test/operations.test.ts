@@ -143,9 +143,8 @@ t.test('reload: new sessions get the new routes, running sessions keep theirs', 
   const s = await startServer(t, '/a:\n  command: [cat]\n')
   const old = connect(`${s.url}/a`)
   await old.opened
-  const { parseConfig } = await import('../src/config/load.js')
-  const { resolveExecutables } = await import('../src/config/executables.js')
-  s.app.wsexec.reload(await resolveExecutables(parseConfig('routes:\n  /b:\n    command: [echo, new]\n', 'next.yaml', '/'), { PATH: process.env['PATH'] }))
+  const { loadConfigText } = await import('../src/config/pipeline.js')
+  s.app.wsexec.reload(await loadConfigText('routes:\n  /b:\n    command: [echo, new]\n', {}, { source: 'next.yaml', baseDir: '/', env: { PATH: process.env['PATH'] } }))
   t.equal(s.app.wsexec.config.source, 'next.yaml')
   t.equal(await upgradeStatus(`${s.url}/a`), 404, 'the old route is gone for new sessions')
   const b = connect(`${s.url}/b`)
@@ -163,10 +162,9 @@ t.test('reload: server-wide session limits and the message size limit follow; wh
   const first = connect(`${s.url}/a`)
   await first.opened
   t.equal(await upgradeStatus(`${s.url}/a`), 503, 'one session at most')
-  const { parseConfig } = await import('../src/config/load.js')
-  const { resolveExecutables } = await import('../src/config/executables.js')
+  const { loadConfigText } = await import('../src/config/pipeline.js')
   const next = 'maxSessions: 2\ntrustProxy: [127.0.0.1]\nmetrics: { path: /m }\nroutes:\n  /a:\n    command: [cat]\n    maxMessageBytes: 100000\n'
-  s.app.wsexec.reload(await resolveExecutables(parseConfig(next, 'next.yaml', '/'), { PATH: process.env['PATH'] }))
+  s.app.wsexec.reload(await loadConfigText(next, {}, { source: 'next.yaml', baseDir: '/', env: { PATH: process.env['PATH'] } }))
   const second = connect(`${s.url}/a`)
   await second.opened
   const line = 'x'.repeat(50_000)

@@ -367,9 +367,9 @@ routes:
 
 t.test('buildServer works without a server environment', async (t) => {
   const { buildServer } = await import('../src/server.js')
-  const { parseConfig } = await import('../src/config/load.js')
+  const { loadConfigText } = await import('../src/config/pipeline.js')
   const { pino } = await import('pino')
-  const app = await buildServer({ config: parseConfig('routes:\n  /e:\n    command: [/usr/bin/env]\n', 'x', '/'), logger: pino({ level: 'silent' }) })
+  const app = await buildServer(await loadConfigText('routes:\n  /e:\n    command: [/usr/bin/env]\n', {}, { source: 'x', baseDir: '/' }), { logger: pino({ level: 'silent' }) })
   t.teardown(() => app.close())
   await app.listen({ host: '127.0.0.1', port: 0 })
   const c = connect(`ws://127.0.0.1:${(app.server.address() as { port: number }).port}/e`)

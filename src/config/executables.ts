@@ -1,7 +1,7 @@
 import { accessSync, constants, statSync } from 'node:fs'
 import { delimiter, isAbsolute, join, resolve } from 'node:path'
 import { ConfigError, type ConfigProblem } from '../errors.js'
-import type { Config, Route } from './load.js'
+import type { Config, Route } from './model.js'
 
 /** The search path a program gets when its environment has no PATH (glibc's default). */
 export const DEFAULT_PATH = '/usr/local/bin:/usr/bin:/bin'

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto'
 import { readFile } from 'node:fs/promises'
 import { createSecureContext } from 'node:tls'
 import bcrypt from 'bcryptjs'
-import type { Config, Route } from './load.js'
+import type { Config, LoadedAuth, LoadedParts, LoadedRoute, LoadedTls } from './model.js'
 import type { AuthSpec, Credentials, TlsSpec } from './security.js'
 import { ConfigError, type ConfigProblem } from '../errors.js'
 
@@ -24,10 +24,10 @@ type Fail = (key: string, message: string) => void
  * TLS certificate, key and CA. Returns the configuration with them loaded.
  * @throws {ConfigError} naming the config entry of each file that is missing or malformed.
  */
-export async function loadSecurityFiles (config: Config, serverEnv: Readonly<Record<string, string | undefined>>): Promise<Config> {
+export async function readSecurityFiles (config: Config, serverEnv: Readonly<Record<string, string | undefined>>): Promise<LoadedParts> {
   const problems: ConfigProblem[] = []
-  const loaded = new Map<AuthSpec, AuthSpec>()
-  const loadAuth = async (spec: AuthSpec | null): Promise<AuthSpec | null> => {
+  const loaded = new Map<AuthSpec, LoadedAuth>()
+  const loadAuth = async (spec: AuthSpec | null): Promise<LoadedAuth | null> => {
     if (spec === null) return null
     const fail: Fail = (key, message) => problems.push({ file: config.source, ...spec.at, key: `${spec.key}.${key}`, message })
     let done = loaded.get(spec)
@@ -38,12 +38,14 @@ export async function loadSecurityFiles (config: Config, serverEnv: Readonly<Rec
     return done
   }
   // Routes that inherit the top level's auth share one spec: read it once.
-  const routes: Route[] = []
+  const routes: LoadedRoute[] = []
   for (const route of config.routes) routes.push(Object.freeze({ ...route, auth: await loadAuth(route.auth) }))
   const auth = await loadAuth(config.auth)
-  const tls = config.security.tls === null ? null : await readTls(config.security.tls, (key, message) => problems.push({ file: config.source, ...(config.security.tls as TlsSpec).at, key: `tls.${key}`, message }))
+  const spec = config.security.tls
+  const tls = spec === null ? null : await readTls(spec, (key, message) => problems.push({ file: config.source, ...spec.at, key: `tls.${key}`, message }))
   if (problems.length > 0) throw new ConfigError(problems)
-  return Object.freeze({ ...config, routes: Object.freeze(routes), auth, security: Object.freeze({ ...config.security, tls }) })
+  // No problem: every TLS file was read (readTls reports each one it could not use).
+  return Object.freeze({ ...config, routes: Object.freeze(routes), auth, security: Object.freeze({ ...config.security, tls: tls as LoadedTls | null }) })
 }
 
 async function readText (path: string, key: string, fail: Fail): Promise<string | undefined> {
@@ -99,7 +101,7 @@ async function readCredentials (spec: AuthSpec, serverEnv: Readonly<Record<strin
   return Object.freeze({ tokens: Object.freeze(tokens), users, dummyHash })
 }
 
-async function readTls (spec: TlsSpec, fail: Fail): Promise<TlsSpec> {
+async function readTls (spec: TlsSpec, fail: Fail): Promise<LoadedTls | undefined> {
   const read = async (path: string, key: string): Promise<Buffer | undefined> => {
     try {
       return await readFile(path)
@@ -111,12 +113,12 @@ async function readTls (spec: TlsSpec, fail: Fail): Promise<TlsSpec> {
   const cert = await read(spec.cert, 'cert')
   const key = await read(spec.key, 'key')
   const ca = spec.ca === undefined ? undefined : await read(spec.ca, 'ca')
-  if (cert === undefined || key === undefined || (spec.ca !== undefined && ca === undefined)) return spec
+  if (cert === undefined || key === undefined || (spec.ca !== undefined && ca === undefined)) return undefined
   try {
     createSecureContext({ cert, key, ...(ca === undefined ? {} : { ca }) })
   } catch (err) {
     fail('cert', `unusable certificate, key or CA: ${(err as Error).message}`)
-    return spec
+    return undefined
   }
   return Object.freeze({ ...spec, pem: Object.freeze({ cert, key, ca }) })
 }

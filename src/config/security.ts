@@ -1,13 +1,13 @@
 import { isIP } from 'node:net'
 import { resolve } from 'node:path'
 import type { ConfigProblem } from '../errors.js'
-import { hostPattern } from '../security/hosts.js'
-import { isOriginPattern } from '../security/origin.js'
+import { hostPattern } from './hosts.js'
+import { isOriginPattern } from './origins.js'
 import { toMs } from './duration.js'
 import type { Position } from './positions.js'
 import { SECURITY_DEFAULTS, type AuthInput, type RouteSecurityInput, type ServerSecurityInput } from './security-schema.js'
 
-/** Accounts checked by {@link AuthSpec}, once read by `loadSecurityFiles`. */
+/** The accounts of an {@link AuthSpec}, as `loadConfig` reads them from its files (see `LoadedAuth`). */
 export interface Credentials {
   /** SHA-256 digests of the accepted bearer tokens, with the name each one authenticates. */
   readonly tokens: ReadonlyArray<{ readonly name: string, readonly digest: Buffer }>
@@ -17,7 +17,7 @@ export interface Credentials {
   readonly dummyHash: string
 }
 
-/** A normalised `auth` block: files absolute; `credentials` is null until the files are read. */
+/** A normalised `auth` block, files absolute; `loadConfig` adds its accounts (`LoadedAuth`). */
 export type AuthSpec = Readonly<{
   realm: string
   /** Failed authentications from one client address within `failureWindowMs` before it gets 429; 0 for no limit. */
@@ -28,16 +28,14 @@ export type AuthSpec = Readonly<{
   /** The dotted key of the block, such as `routes./sh.auth`, and where it is written. */
   key: string
   at: Position
-  credentials: Credentials | null
 }>
 
-/** A normalised `tls` block: files absolute; `pem` is null until the files are read. */
+/** A normalised `tls` block, files absolute; `loadConfig` adds what they hold (`LoadedTls`). */
 export type TlsSpec = Readonly<{
   cert: string
   key: string
   ca: string | undefined
   at: Position
-  pem: Readonly<{ cert: Buffer, key: Buffer, ca: Buffer | undefined }> | null
 }>
 
 /** A route's security settings after normalisation (the top level's where the route has none). */
@@ -124,8 +122,7 @@ function authSpec (auth: AuthInput, key: readonly string[], baseDir: string, whe
       }),
     basic: auth.basic === undefined ? null : Object.freeze({ usersFile: resolve(baseDir, auth.basic.usersFile) }),
     key: key.join('.'),
-    at: where(key),
-    credentials: null
+    at: where(key)
   })
 }
 
@@ -139,8 +136,7 @@ export function serverSecurity (input: ServerSecurityInput, baseDir: string, whe
         cert: resolve(baseDir, tls.cert),
         key: resolve(baseDir, tls.key),
         ca: tls.ca === undefined ? undefined : resolve(baseDir, tls.ca),
-        at: where(['tls']),
-        pem: null
+        at: where(['tls'])
       }),
     allowedHosts: input.allowedHosts === undefined ? null : Object.freeze(input.allowedHosts.map((h) => hostPattern(h) as string)),
     trustProxy: input.trustProxy === undefined ? null : Object.freeze([...input.trustProxy]),

@@ -1,6 +1,7 @@
 import { timingSafeEqual } from 'node:crypto'
 import type { IncomingHttpHeaders } from 'node:http'
 import type { AuthSpec, Credentials } from '../config/security.js'
+import type { LoadedAuth } from '../config/model.js'
 import { tokenDigest } from '../config/files.js'
 import { comparePassword } from './passwords.js'
 
@@ -63,11 +64,9 @@ async function checkPassword (credentials: Credentials, user: string, password: 
 
 /**
  * The identity the presented credentials prove under `spec`, or undefined when they prove none.
- * @throws {TypeError} when the spec's files were never loaded (`loadSecurityFiles`).
  */
-export async function authenticate (spec: AuthSpec, presented: Presented): Promise<Identity | undefined> {
-  const credentials = spec.credentials
-  if (credentials === null) throw new TypeError(`the credentials of ${spec.key} were not loaded: call loadSecurityFiles() first`)
+export async function authenticate (spec: LoadedAuth, presented: Presented): Promise<Identity | undefined> {
+  const { credentials } = spec
   if (spec.bearer !== null && presented.bearer !== undefined) {
     const identity = checkToken(credentials, presented.bearer)
     if (identity !== undefined) return identity

@@ -1,7 +1,6 @@
 import type { TLSSocket } from 'node:tls'
 import type { FastifyError, FastifyRequest } from 'fastify'
-import type { Route } from '../config/load.js'
-import type { AuthSpec } from '../config/security.js'
+import type { LoadedAuth, LoadedRoute } from '../config/model.js'
 import { errors } from '../errors.js'
 import { authenticate, challenges, presentedCredentials, type Identity } from './auth.js'
 import type { AuthFailures } from './failures.js'
@@ -41,7 +40,7 @@ function certificateIdentity (request: FastifyRequest): Identity | undefined | n
  * without any; 429 while its address has failed too often (counted before the check, given
  * back when it succeeds); 401 when they prove no one. The client address honours `trustProxy`.
  */
-export async function checkCredentials (request: FastifyRequest, spec: AuthSpec, resource: string, failures: AuthFailures): Promise<Identity | Refusal> {
+export async function checkCredentials (request: FastifyRequest, spec: LoadedAuth, resource: string, failures: AuthFailures): Promise<Identity | Refusal> {
   const unauthorized = { refusal: new errors.UNAUTHORIZED(resource), headers: { 'www-authenticate': challenges(spec) } }
   const presented = presentedCredentials(request.raw.headers, request.url)
   if (presented.bearer === undefined && presented.basic === undefined) return unauthorized
@@ -59,7 +58,7 @@ export async function checkCredentials (request: FastifyRequest, spec: AuthSpec,
  * document, browser and static files, metrics on the main port): the client certificate must
  * name one user (401), and the top level's `auth`, when set, must accept the credentials.
  */
-export async function checkEndpointRequest (request: FastifyRequest, auth: AuthSpec | null, resource: string, failures: AuthFailures): Promise<Refusal | undefined> {
+export async function checkEndpointRequest (request: FastifyRequest, auth: LoadedAuth | null, resource: string, failures: AuthFailures): Promise<Refusal | undefined> {
   if (certificateIdentity(request) === null) return { refusal: new errors.BAD_CLIENT_CERTIFICATE(), headers: {} }
   if (auth === null) return undefined
   const verdict = await checkCredentials(request, auth, resource, failures)
@@ -71,7 +70,7 @@ export async function checkEndpointRequest (request: FastifyRequest, auth: AuthS
  * or 429 after too many failures), then, for upgrades, the session limits (503 server or route
  * full, 429 this client has too many).
  */
-export async function checkRequest (request: FastifyRequest, route: Route, counter: SessionCounter, failures: AuthFailures): Promise<Pass | Refusal> {
+export async function checkRequest (request: FastifyRequest, route: LoadedRoute, counter: SessionCounter, failures: AuthFailures): Promise<Pass | Refusal> {
   const { headers } = request.raw
   if (headers.host === undefined) return { refusal: new errors.BAD_HANDSHAKE('no Host header'), headers: {} }
   if (!originAllowed(route, headers.origin, headers.host)) {

@@ -1,21 +1,7 @@
-import { isIP } from 'node:net'
+import { hostPattern } from '../config/hosts.js'
 
 /** The `Host` names a server reached on a loopback address or a Unix socket accepts by default. */
 export const LOOPBACK_HOSTS: readonly string[] = Object.freeze(['localhost', '*.localhost', '127.0.0.1', '[::1]'])
-
-const NAME = /^(\*\.)?[a-z0-9_-]+(\.[a-z0-9_-]+)*$/
-
-/**
- * The entry of `allowedHosts` as it is compared: lower-case, an IPv6 address in brackets; or
- * undefined when it is none of a host name, an IP address, `*.suffix` or `*` (a port is no part of it).
- */
-export function hostPattern (entry: string): string | undefined {
-  const e = entry.toLowerCase()
-  if (e === '*') return e
-  if (isIP(e) === 6) return `[${e}]`
-  if (e.startsWith('[') && e.endsWith(']') && isIP(e.slice(1, -1)) === 6) return e
-  return NAME.test(e) ? e : undefined
-}
 
 /** The name of a `Host` header, lower-case, without its port and trailing dot (`[::1]` keeps its brackets). */
 function hostName (host: string): string {

@@ -1,23 +1,11 @@
+import { DEFAULT_PORTS, parseOrigin } from '../config/origins.js'
+
 /** What decides whether a browser origin may connect to a route. */
 export interface OriginPolicy {
   /** Allowed origins (exact, `https://*.example.com`, `null` or `*`), or null for same-origin only. */
   readonly origins: readonly string[] | null
   /** Refuse requests that carry no Origin header (non-browser clients). */
   readonly requireOrigin: boolean
-}
-
-const DEFAULT_PORTS: Readonly<Record<string, string>> = { 'http:': '80', 'https:': '443', 'ws:': '80', 'wss:': '443' }
-
-/** `host:port` of an origin, or undefined when it is not a URL with a host. */
-function parseOrigin (origin: string): { scheme: string, hostname: string, port: string } | undefined {
-  let url: URL
-  try {
-    url = new URL(origin)
-  } catch {
-    return undefined
-  }
-  if (url.hostname === '' || url.pathname.length > 1 || url.search !== '' || url.username !== '') return undefined
-  return { scheme: url.protocol, hostname: url.hostname, port: url.port === '' ? DEFAULT_PORTS[url.protocol] ?? '' : url.port }
 }
 
 function sameOrigin (origin: string, host: string | undefined): boolean {
@@ -54,11 +42,4 @@ export function originAllowed (policy: OriginPolicy, origin: string | undefined,
   if (origin === undefined) return !policy.requireOrigin
   if (policy.origins === null) return sameOrigin(origin, host)
   return policy.origins.some((p) => matches(p, origin))
-}
-
-/** Whether `pattern` can be an entry of `origins`: `*`, `null`, or scheme://host[:port] with an optional `*.` host prefix. */
-export function isOriginPattern (pattern: string): boolean {
-  if (pattern === '*' || pattern === 'null') return true
-  if (pattern.includes('*') && !/^[^*]+:\/\/\*\.[^*]+$/.test(pattern)) return false
-  return parseOrigin(pattern.replace('://*.', '://wildcard.')) !== undefined && !pattern.endsWith('/')
 }

@@ -1,6 +1,6 @@
 import type { ServerOptions as HttpServerOptions } from 'node:http'
 import type { ServerOptions as HttpsServerOptions } from 'node:https'
-import type { ServerSecurity } from '../config/security.js'
+import type { LoadedConfig } from '../config/model.js'
 
 /** Longest pause between two checks for clients that are too slow with their headers (ms). */
 const MAX_CHECK_INTERVAL_MS = 1000
@@ -21,9 +21,8 @@ export interface TransportOptions {
  * longer), larger heads than `maxHeaderBytes` get 431, an idle keep-alive connection is closed
  * after `keepAliveTimeoutMs`; with `tls` the server speaks https/wss,
  * and with `tls.ca` every client must present a certificate that CA signed.
- * @throws {TypeError} when the TLS files were never loaded (`loadSecurityFiles`).
  */
-export function transportOptions (security: ServerSecurity): TransportOptions {
+export function transportOptions (security: LoadedConfig['security']): TransportOptions {
   const timeout = security.handshakeTimeoutMs
   const http: HttpServerOptions = {
     maxHeaderSize: security.maxHeaderBytes,
@@ -35,7 +34,6 @@ export function transportOptions (security: ServerSecurity): TransportOptions {
   const base = { http, requestTimeout: timeout, keepAliveTimeout: security.keepAliveTimeoutMs, trustProxy: security.trustProxy === null ? false as const : [...security.trustProxy] }
   const tls = security.tls
   if (tls === null) return base
-  if (tls.pem === null) throw new TypeError('the TLS files were not loaded: call loadSecurityFiles() first')
   const { cert, key, ca } = tls.pem
   return {
     ...base,

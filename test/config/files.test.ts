@@ -4,10 +4,10 @@ import { join } from 'node:path'
 import bcrypt from 'bcryptjs'
 import t from 'tap'
 import { parseConfig } from '../../src/config/load.js'
-import { loadSecurityFiles } from '../../src/config/files.js'
+import { readSecurityFiles } from '../../src/config/files.js'
 
 const load = async (yaml: string, env: Record<string, string> = {}): Promise<unknown> =>
-  loadSecurityFiles(parseConfig(yaml, 'c.yaml', '/'), env)
+  readSecurityFiles(parseConfig(yaml, 'c.yaml', '/'), env)
 
 t.test('missing or malformed credential files are start-up errors with file:line:column', async (t) => {
   const dir = await mkdtemp(join(tmpdir(), 'wsexec-cred-'))

@@ -2,9 +2,7 @@ import { Writable } from 'node:stream'
 import { fileURLToPath } from 'node:url'
 import { pino } from 'pino'
 import type { FastifyInstance } from 'fastify'
-import { resolveExecutables } from '../../src/config/executables.js'
-import { parseConfig } from '../../src/config/load.js'
-import { loadSecurityFiles } from '../../src/config/files.js'
+import { loadConfigText } from '../../src/config/pipeline.js'
 import { buildServer } from '../../src/server.js'
 
 /** A pino record as parsed from the server's log. */
@@ -43,10 +41,10 @@ interface Closable { teardown (fn: () => unknown): void }
  */
 export async function startServer (t: Closable, yaml: string, env: Record<string, string | undefined> = { PATH: process.env['PATH'] }): Promise<TestServer> {
   const text = yaml.trimStart().startsWith('/') ? `routes:\n${yaml.replace(/^/gm, '  ')}` : yaml
-  const config = await loadSecurityFiles(await resolveExecutables(parseConfig(text, 'test.yaml', process.cwd()), env), env)
+  const config = await loadConfigText(text, {}, { source: 'test.yaml', baseDir: process.cwd(), env })
   const logs: LogRecord[] = []
   const logger = pino({ level: 'debug' }, logSink(logs))
-  const app = await buildServer({ config, logger, env })
+  const app = await buildServer(config, { logger, env })
   t.teardown(() => app.close())
   await app.listen({ host: '127.0.0.1', port: 0 })
   const address = app.server.address() as { port: number }

@@ -4,9 +4,10 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { pino } from 'pino'
 import t from 'tap'
-import { parseConfig } from '../../src/config/load.js'
+import { loadConfigText } from '../../src/config/pipeline.js'
 import { buildServer } from '../../src/server.js'
-import { hostAllowed, hostPattern, hostsFor, isLoopback, LOOPBACK_HOSTS } from '../../src/security/hosts.js'
+import { hostPattern } from '../../src/config/hosts.js'
+import { hostAllowed, hostsFor, isLoopback, LOOPBACK_HOSTS } from '../../src/security/hosts.js'
 import { connect, refusedUpgrade } from '../helpers/client.js'
 import { rawConnect, statusOf } from '../helpers/raw.js'
 import { fixture, startServer } from '../helpers/server.js'
@@ -87,7 +88,7 @@ t.test('allowedHosts replaces the default; a reload applies it', async (t) => {
   t.equal((await get({ port: s.port }, '/healthz', 'ws.example.com:443')).status, 200)
   t.equal((await get({ port: s.port }, '/healthz', 'a.apps.example.com')).status, 200)
   t.equal((await get({ port: s.port }, '/healthz', 'localhost')).status, 403, 'the default is replaced')
-  s.app.wsexec.reload(parseConfig('allowedHosts: ["*"]\nroutes:\n  /echo:\n    command: [cat]\n', 'next.yaml', '/'))
+  s.app.wsexec.reload(await loadConfigText('allowedHosts: ["*"]\nroutes:\n  /echo:\n    command: [cat]\n', {}, { source: 'next.yaml', baseDir: '/' }))
   t.equal((await get({ port: s.port }, '/healthz', 'anything.example')).status, 200)
   // With any host allowed, a route still needs a Host (HTTP/1.0 may leave it out).
   const bare = await rawConnect(s.port)
@@ -98,7 +99,7 @@ t.test('allowedHosts replaces the default; a reload applies it', async (t) => {
 
 t.test('listening on every address, any host is served; on a Unix socket only local names', async (t) => {
   const logger = pino({ level: 'silent' })
-  const open = await buildServer({ config: parseConfig('listen: { host: 0.0.0.0 }\nroutes:\n  /echo:\n    command: [cat]\n', 'c.yaml', '/'), logger })
+  const open = await buildServer(await loadConfigText('listen: { host: 0.0.0.0 }\nroutes:\n  /echo:\n    command: [cat]\n', {}, { source: 'c.yaml', baseDir: '/' }), { logger })
   t.teardown(() => open.close())
   await open.listen({ host: '0.0.0.0', port: 0 })
   const port = (open.server.address() as { port: number }).port
@@ -107,7 +108,7 @@ t.test('listening on every address, any host is served; on a Unix socket only lo
   const dir = await mkdtemp(join(tmpdir(), 'wsexec-hosts-'))
   t.teardown(() => rm(dir, { recursive: true, force: true }))
   const socketPath = join(dir, 's.sock')
-  const local = await buildServer({ config: parseConfig(`listen: { socket: ${JSON.stringify(socketPath)} }\nroutes:\n  /echo:\n    command: [cat]\n`, 'c.yaml', '/'), logger })
+  const local = await buildServer(await loadConfigText(`listen: { socket: ${JSON.stringify(socketPath)} }\nroutes:\n  /echo:\n    command: [cat]\n`, {}, { source: 'c.yaml', baseDir: '/' }), { logger })
   t.teardown(() => local.close())
   await local.listen({ path: socketPath })
   t.equal((await get({ socketPath }, '/healthz', 'rebind.attacker.example')).status, 403)
@@ -116,7 +117,7 @@ t.test('listening on every address, any host is served; on a Unix socket only lo
 
 t.test('the metrics port judges the Host by its own address', async (t) => {
   const logger = pino({ level: 'silent' })
-  const app = await buildServer({ config: parseConfig('metrics: { port: 0, host: 127.0.0.1 }\nroutes:\n  /echo:\n    command: [cat]\n', 'c.yaml', '/'), logger })
+  const app = await buildServer(await loadConfigText('metrics: { port: 0, host: 127.0.0.1 }\nroutes:\n  /echo:\n    command: [cat]\n', {}, { source: 'c.yaml', baseDir: '/' }), { logger })
   const metrics = app.wsexec.metricsServer
   t.teardown(() => metrics?.close())
   await metrics?.listen({ host: '127.0.0.1', port: 0 })

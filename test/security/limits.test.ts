@@ -121,9 +121,8 @@ t.test('connections over maxConnections are closed unanswered; an idle keep-aliv
   t.equal(valueOf(samples, 'wsexec_requests_refused_total', { reason: 'too_many_connections' }), 1)
   await stillServes(t, s)
 
-  const { parseConfig } = await import('../../src/config/load.js')
-  const { resolveExecutables } = await import('../../src/config/executables.js')
-  s.app.wsexec.reload(await resolveExecutables(parseConfig('maxConnections: 7\nkeepAliveTimeout: 3s\nroutes:\n  /echo:\n    command: [cat]\n', 'next.yaml', '/'), { PATH: process.env['PATH'] }))
+  const { loadConfigText } = await import('../../src/config/pipeline.js')
+  s.app.wsexec.reload(await loadConfigText('maxConnections: 7\nkeepAliveTimeout: 3s\nroutes:\n  /echo:\n    command: [cat]\n', {}, { source: 'next.yaml', baseDir: '/', env: { PATH: process.env['PATH'] } }))
   t.equal(s.app.server.maxConnections, 7, 'a reload applies the cap')
   t.equal(s.app.server.keepAliveTimeout, 3000, 'and the keep-alive timeout')
   t.notOk(s.logs.some((r) => r.msg === 'restart to apply these settings'))

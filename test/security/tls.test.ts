@@ -6,9 +6,7 @@ import { join } from 'node:path'
 import { promisify } from 'node:util'
 import t from 'tap'
 import WebSocket from 'ws'
-import { resolveExecutables } from '../../src/config/executables.js'
-import { parseConfig } from '../../src/config/load.js'
-import { loadSecurityFiles } from '../../src/config/files.js'
+import { loadConfigText } from '../../src/config/pipeline.js'
 import { transportOptions } from '../../src/security/tls.js'
 import { connect, refusedUpgrade } from '../helpers/client.js'
 import { node, q, startServer } from '../helpers/server.js'
@@ -86,9 +84,9 @@ t.test('a client certificate without exactly one CN completes the handshake but 
   t.equal(s.logs.filter((r) => r.msg === 'session start').length, 0, 'no program started')
 })
 
-t.test('the TLS files must be loaded before the server is built', async (t) => {
-  const config = parseConfig(`tls: { cert: ${q(pem.cert)}, key: ${q(pem.key)} }\nroutes:\n  /a:\n    command: [cat]\n`, 'c.yaml', '/')
-  t.throws(() => transportOptions(config.security), /TLS files were not loaded/)
+t.test('the transport options carry the TLS material the configuration loaded', async (t) => {
+  const config = await loadConfigText(`tls: { cert: ${q(pem.cert)}, key: ${q(pem.key)} }\nroutes:\n  /a:\n    command: [cat]\n`, {}, { source: 'c.yaml', baseDir: '/' })
+  t.same(transportOptions(config.security).https?.cert, await readFile(pem.cert), 'the certificate read by loadConfig')
   const plain = transportOptions({ ...config.security, tls: null, handshakeTimeoutMs: 0, trustProxy: ['10.0.0.0/8'] })
   t.same(plain, { http: { maxHeaderSize: 16384 }, requestTimeout: 0, keepAliveTimeout: 5000, trustProxy: ['10.0.0.0/8'] }, 'handshakeTimeout 0: Node defaults')
   const defaults = transportOptions({ ...config.security, tls: null })
@@ -107,7 +105,7 @@ t.test('a reload reads the certificate files again: a renewed certificate needs 
   const s = await startServer(t, yaml)
   const reload = async (text: string): Promise<void> => {
     const env = { PATH: process.env['PATH'] }
-    s.app.wsexec.reload(await loadSecurityFiles(await resolveExecutables(parseConfig(text, 'next.yaml', '/'), env), env))
+    s.app.wsexec.reload(await loadConfigText(text, {}, { source: 'next.yaml', baseDir: '/', env }))
   }
   const oldCa = await readFile(pem.ca)
   const newCa = await readFile(renewed.ca)
@@ -136,7 +134,7 @@ t.test('a reload that drops the CA keeps asking for client certificates, with th
   const routes = `routes:\n  /env:\n    command: ${node('env.mjs')}\n`
   const s = await startServer(t, `tls: { cert: ${q(pem.cert)}, key: ${q(pem.key)}, ca: ${q(pem.ca)} }\n${routes}`)
   const env = { PATH: process.env['PATH'] }
-  s.app.wsexec.reload(await loadSecurityFiles(await resolveExecutables(parseConfig(`tls: { cert: ${q(pem.cert)}, key: ${q(pem.key)} }\n${routes}`, 'next.yaml', '/'), env), env))
+  s.app.wsexec.reload(await loadConfigText(`tls: { cert: ${q(pem.cert)}, key: ${q(pem.key)} }\n${routes}`, {}, { source: 'next.yaml', baseDir: '/', env }))
   t.same(s.logs.find((r) => r.msg === 'restart to apply these settings')?.['keys'], ['tls'])
   t.notOk(s.logs.some((r) => r.msg === 'TLS certificate reloaded'))
   const ca = await readFile(pem.ca)

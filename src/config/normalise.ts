@@ -1,0 +1,68 @@
+import { resolve } from 'node:path'
+import type { Config, Route } from './model.js'
+import { toMs } from './duration.js'
+import type { Position } from './positions.js'
+import { DEFAULTS, type ConfigInput } from './schema.js'
+import { defaultAuth, routeSecurity, serverSecurity } from './security.js'
+
+/**
+ * The configuration as the server uses it, from input the schema and the rules accepted:
+ * defaults applied, durations in milliseconds, paths resolved against `baseDir`, frozen.
+ */
+export function normalise (input: ConfigInput, source: string, baseDir: string, where: (path: readonly string[]) => Position): Config {
+  const auth = defaultAuth(input, baseDir, where)
+  const routes = Object.entries(input.routes).map(([path, r]): Route => Object.freeze({
+    ...routeSecurity(r, path, input, auth, baseDir, where),
+    path,
+    executable: r.command[0] as string,
+    commandAt: where(['routes', path, 'command', '0']),
+    command: Object.freeze([...r.command]),
+    params: Object.freeze({ ...r.params }),
+    mode: r.mode ?? DEFAULTS.mode,
+    stderr: r.stderr ?? DEFAULTS.stderr,
+    env: Object.freeze({ ...r.env }),
+    passEnv: Object.freeze([...(r.passEnv ?? DEFAULTS.passEnv)]),
+    cwd: r.cwd === undefined ? undefined : resolve(baseDir, r.cwd),
+    maxLineBytes: r.maxLineBytes ?? DEFAULTS.maxLineBytes,
+    closeGraceMs: toMs(r.closeGrace ?? DEFAULTS.closeGrace),
+    killGraceMs: toMs(r.killGrace ?? DEFAULTS.killGrace),
+    tty: r.tty ?? DEFAULTS.tty,
+    ttySize: Object.freeze({ ...(r.ttySize ?? DEFAULTS.ttySize) }),
+    ttyControl: r.ttyControl ?? DEFAULTS.ttyControl,
+    protocols: Object.freeze([...(r.protocols ?? DEFAULTS.protocols)]),
+    pathInfo: r.pathInfo ?? false
+  }))
+  return Object.freeze({
+    source,
+    baseDir,
+    listen: Object.freeze({
+      host: input.listen?.host ?? DEFAULTS.host,
+      port: input.listen?.port ?? DEFAULTS.port,
+      socket: input.listen?.socket === undefined ? undefined : resolve(baseDir, input.listen.socket)
+    }),
+    shutdown: Object.freeze({ drainTimeoutMs: toMs(input.shutdown?.drainTimeout ?? DEFAULTS.drainTimeout) }),
+    health: Object.freeze({ live: input.health?.live ?? DEFAULTS.livePath, ready: input.health?.ready ?? DEFAULTS.readyPath }),
+    metrics: Object.freeze({
+      enabled: input.metrics?.enabled ?? true,
+      path: input.metrics?.path ?? DEFAULTS.metricsPath,
+      port: input.metrics?.port,
+      host: input.metrics?.host
+    }),
+    console: input.console ?? DEFAULTS.console,
+    static: input.static === undefined
+      ? undefined
+      : Object.freeze({ dir: resolve(baseDir, input.static.dir), prefix: withSlash(input.static.prefix ?? DEFAULTS.staticPrefix), dirAt: where(['static', 'dir']) }),
+    routes: Object.freeze(routes),
+    auth,
+    security: serverSecurity(input, baseDir, where),
+    headers: Object.freeze({
+      any: Object.freeze({ ...input.headers?.any }),
+      ws: Object.freeze({ ...input.headers?.ws }),
+      http: Object.freeze({ ...input.headers?.http })
+    })
+  })
+}
+
+function withSlash (prefix: string): string {
+  return prefix.endsWith('/') ? prefix : `${prefix}/`
+}

@@ -1,0 +1,85 @@
+import type { ConfigProblem } from '../errors.js'
+import { DEFAULTS, type ConfigInput, type RouteInput } from './schema.js'
+import { closest } from './suggest.js'
+
+/** Makes a problem at a key path; `key` points at the key rather than its value. */
+export type Problem = (path: readonly string[], message: string, key?: boolean) => ConfigProblem
+
+const PARAM_SEGMENT = /^:([A-Za-z_][A-Za-z0-9_]*)$/
+
+/** Route rules a schema cannot express: path syntax, one pattern per parameter, valid patterns. */
+export function checkRoute (path: string, route: RouteInput, problem: Problem): ConfigProblem[] {
+  const at = ['routes', path]
+  const out: ConfigProblem[] = []
+  const names = new Set<string>()
+  const segments = path === '/' ? [] : path.slice(1).split('/')
+  for (const segment of segments) {
+    if (segment === '') {
+      out.push(problem(at, 'a route path has no empty segments (no // and no trailing /)', true))
+      continue
+    }
+    if (!segment.startsWith(':')) continue
+    const name = PARAM_SEGMENT.exec(segment)?.[1]
+    if (name === undefined) out.push(problem(at, `${segment} is not a valid parameter (use :name with letters, digits and _)`, true))
+    else if (names.has(name)) out.push(problem(at, `parameter :${name} appears twice`, true))
+    else names.add(name)
+  }
+  const params = route.params ?? {}
+  for (const name of names) {
+    if (params[name] === undefined) out.push(problem([...at, 'params'], `path parameter :${name} needs a pattern in params`))
+  }
+  for (const [name, pattern] of Object.entries(params)) {
+    if (!names.has(name)) out.push(problem([...at, 'params', name], `is not a parameter of the path ${path}`, true))
+    try {
+      RegExp(pattern)
+    } catch (err) {
+      out.push(problem([...at, 'params', name], `invalid regular expression: ${(err as Error).message}`))
+    }
+  }
+  if (/\{[A-Za-z_][A-Za-z0-9_]*\}/.test(route.command[0] as string) && names.size > 0) {
+    out.push(problem([...at, 'command', '0'], 'the program itself cannot come from a path parameter'))
+  }
+  route.command.forEach((arg, i) => {
+    for (const m of arg.matchAll(/\{([A-Za-z_][A-Za-z0-9_]*)\}/g)) {
+      const name = m[1] as string
+      if (names.has(name)) continue
+      const known = names.size === 0 ? `the path ${path} has no parameters` : `parameters: ${[...names].map((n) => `{${n}}`).join(', ')}`
+      const hint = closest(name, [...names])
+      out.push(problem([...at, 'command', String(i)], `{${name}} names no parameter of the path (${known})${hint === undefined ? '' : `; did you mean {${hint}}?`}`))
+    }
+  })
+  if (route.pathInfo === true && names.size > 0) {
+    out.push(problem([...at, 'pathInfo'], 'pathInfo needs a path without parameters'))
+  }
+  if (route.stderr === 'tagged' && route.mode === 'binary') {
+    out.push(problem([...at, 'stderr'], 'tagged needs mode: text'))
+  }
+  if (route.stderr === 'tagged' && route.tty === true) {
+    out.push(problem([...at, 'stderr'], 'a terminal merges stderr into its output: tagged needs tty: false'))
+  }
+  return out
+}
+
+/** Health and metrics paths are served by wsexec itself: no route and no other endpoint may use them. */
+export function checkEndpoints (input: ConfigInput, problem: Problem): ConfigProblem[] {
+  const endpoints: Array<[string[], string | undefined, string]> = [
+    [['health', 'live'], input.health?.live, DEFAULTS.livePath],
+    [['health', 'ready'], input.health?.ready, DEFAULTS.readyPath]
+  ]
+  if (input.metrics?.enabled !== false && input.metrics?.port === undefined) endpoints.push([['metrics', 'path'], input.metrics?.path, DEFAULTS.metricsPath])
+  const out: ConfigProblem[] = []
+  const taken = new Map<string, string>()
+  for (const [at, given, fallback] of endpoints) {
+    const path = given ?? fallback
+    const name = at.join('.')
+    if (input.routes[path] !== undefined) {
+      out.push(given === undefined
+        ? problem(['routes', path], `${path} is where ${name} is served: set ${name} to another path`, true)
+        : problem(at, `${path} is also a route`))
+    } else if (taken.has(path)) {
+      out.push(problem(at, `${path} is already used by ${taken.get(path) as string}`))
+    }
+    taken.set(path, name)
+  }
+  return out
+}
