@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { PassThrough } from 'node:stream'
 import t, { type Test } from 'tap'
-import { main } from '../../src/cli/main.js'
+import { main, type CliIO } from '../../src/cli/main.js'
 import { connect, DEADLINE_MS } from '../helpers/client.js'
 
 /** A running `main()` whose JSON log lines can be awaited. */
@@ -20,7 +20,7 @@ interface Running {
   done: Promise<number>
 }
 
-async function start (t: Test, argv: string[], dir: string): Promise<Running> {
+async function start (t: Test, argv: string[], dir: string, env: CliIO['env'] = { PATH: process.env['PATH'] }): Promise<Running> {
   const signals = new EventEmitter()
   const stdout = new PassThrough()
   const records: Array<Record<string, unknown>> = []
@@ -42,7 +42,7 @@ async function start (t: Test, argv: string[], dir: string): Promise<Running> {
   const stderr = new PassThrough()
   let errText = ''
   stderr.on('data', (d: Buffer) => { errText += d.toString() })
-  const done = main(argv, { stdout, stderr, env: { PATH: process.env['PATH'] }, cwd: dir, signals, onListening: (u) => { url = u; signals.emit('listening') } })
+  const done = main(argv, { stdout, stderr, env, cwd: dir, signals, onListening: (u) => { url = u; signals.emit('listening') } })
   t.teardown(async () => { signals.emit('SIGTERM', 'SIGTERM'); signals.emit('SIGTERM', 'SIGTERM'); await done })
   await Promise.race([listening, done])
   return { url, signals, records, stderr: () => errText, logged, done }
@@ -53,6 +53,27 @@ async function tempDir (t: Test): Promise<string> {
   t.teardown(() => rm(dir, { recursive: true, force: true }))
   return dir
 }
+
+t.test('a reload that fails for an unexpected reason (a bug) is logged as one, never as a configuration problem', async (t) => {
+  const dir = await tempDir(t)
+  await writeFile(join(dir, 'routes.yaml'), 'routes:\n  /one:\n    command: [echo, one]\n')
+  // The server's environment breaks after start-up: reading it during the reload throws.
+  let broken = false
+  const env = new Proxy({ PATH: process.env['PATH'] }, {
+    get (target, name) {
+      if (broken) throw new TypeError('environment of a test broke')
+      return Reflect.get(target, name)
+    }
+  })
+  const r = await start(t, ['-c', 'routes.yaml', '--port', '0', '--drain-timeout', '0'], dir, env)
+  broken = true
+  r.signals.emit('SIGHUP')
+  const record = await r.logged('reload failed: unexpected error (a bug in wsexec; please report it); the running configuration stays')
+  t.match(record, { level: 50, err: { type: 'TypeError', message: 'environment of a test broke' } })
+  t.notOk(r.records.some((x) => x['msg'] === 'reload rejected: the running configuration stays' || 'problems' in x), 'not a configuration problem')
+  broken = false
+  t.same((await connect(`${r.url.replace('http', 'ws')}/one`).received(1)), ['one'], 'the running configuration still serves')
+})
 
 t.test('SIGHUP reloads: a valid file takes effect, an invalid one is rejected with its position', async (t) => {
   const dir = await tempDir(t)
