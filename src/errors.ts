@@ -1,5 +1,8 @@
 import createError from '@fastify/error'
 
+/** Seconds a client refused for a full or draining server is told to wait (`Retry-After`). */
+export const RETRY_AFTER_SECONDS = 5
+
 /**
  * Every deliberate error wsexec raises, by code. HTTP refusals carry their status and are
  * answered before any upgrade or process start; the others are start-up or usage errors.
@@ -31,6 +34,8 @@ export const errors = {
   PROTOCOL_NOT_SUPPORTED: createError('WSEXEC_ERR_PROTOCOL_NOT_SUPPORTED', '%s speaks only the subprotocols %s', 400),
   /** The query of a channel session asks for no stream, or for a terminal on a route without one (as the Kubernetes API server refuses it). */
   BAD_STREAM_OPTIONS: createError('WSEXEC_ERR_BAD_STREAM_OPTIONS', '%s', 400),
+  /** A mistake on the command line (`UsageError`): the message names the bad argument. */
+  USAGE: createError('WSEXEC_ERR_USAGE', '%s', 400),
   /** The configuration file is invalid; the message lists every problem as file:line:column. */
   CONFIG: createError('WSEXEC_ERR_CONFIG', 'Invalid configuration:\n%s', 500)
 } as const

@@ -10,7 +10,7 @@ import type WebSocket from 'ws'
 import { registerBrowser } from './browser/plugin.js'
 import type { LoadedConfig, LoadedRoute } from './config/model.js'
 import type { TlsSpec } from './config/security.js'
-import { errors } from './errors.js'
+import { errors, RETRY_AFTER_SECONDS } from './errors.js'
 import { Metrics } from './metrics.js'
 import { restartKeys } from './reload.js'
 import { buildArgv, compileRoutes, matchRoute, type RouteMatch, type RouteTable } from './routes.js'
@@ -26,9 +26,7 @@ import { Session } from './session/session.js'
 import { answerProtocol, negotiateStreams, offeredProtocols, rememberStreams, streamsOf, type SessionStreams } from './session/streams.js'
 import { closeSessions, settledWithin } from './shutdown.js'
 import { VERSION } from './version.js'
-
-/** Seconds a refused client is told to wait (`Retry-After`) while the server drains. */
-export const DRAIN_RETRY_AFTER_SECONDS = 5
+import { splitUrl } from './url.js'
 
 /** What {@link buildServer} needs besides the configuration. */
 export interface ServerOptions {
@@ -87,7 +85,7 @@ function largestMessage (config: LoadedConfig): number {
 }
 
 function pathOf (request: FastifyRequest): string {
-  return request.url.split('?')[0] as string
+  return splitUrl(request.url).path
 }
 
 /**
@@ -276,7 +274,7 @@ export async function buildServer (config: LoadedConfig, options: ServerOptions)
       // websocketd serves plain GETs from --staticdir/--devconsole on the paths its command owns.
       if (!request.ws && match.compiled.route.pathInfo) return
       if (draining && request.ws) {
-        reply.header('retry-after', String(DRAIN_RETRY_AFTER_SECONDS))
+        reply.header('retry-after', String(RETRY_AFTER_SECONDS))
         return refuse(reply, new errors.DRAINING())
       }
       request.wsexecMatch = match

@@ -6,6 +6,7 @@ import fastifyStatic from '@fastify/static'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { asyncapiDocument } from '../asyncapi.js'
 import type { Config } from '../config/load.js'
+import { splitUrl } from '../url.js'
 
 /**
  * Folder of wsexec's own browser files (console page, client module). The same relative path
@@ -74,8 +75,8 @@ export async function registerBrowser (app: FastifyInstance, config: Config): Pr
     }
     if (files === undefined) return false
     if (`${pathname}/` === files.prefix) {
-      const query = request.url.indexOf('?')
-      reply.redirect(files.prefix + (query === -1 ? '' : request.url.slice(query)), 301)
+      const { query } = splitUrl(request.url)
+      reply.redirect(files.prefix + (query === undefined ? '' : `?${query}`), 301)
       return true
     }
     if (!pathname.startsWith(files.prefix)) return false

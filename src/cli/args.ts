@@ -1,5 +1,6 @@
 import { resolve } from 'node:path'
 import { toMs } from '../config/duration.js'
+import { errors } from '../errors.js'
 
 /** Log levels accepted by `--log-level` (pino's). */
 export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const
@@ -59,8 +60,8 @@ a second one ends every session at once; SIGHUP reloads the routes file.
 Exit codes: 0 ok, 1 runtime failure, 2 usage or configuration error.
 `
 
-/** A mistake on the command line: printed with a pointer to `--help`, exit status 2. */
-export class UsageError extends Error {}
+/** A mistake on the command line (`code` WSEXEC_ERR_USAGE): printed with a pointer to `--help`, exit status 2. */
+export class UsageError extends errors.USAGE {}
 
 /** Settings taken from websocketd's options, used to build routes from the command line. */
 export interface WebsocketdOptions {

@@ -45,7 +45,8 @@ export function buildConfigInput (options: Options, cwd: string): Built {
   }
   if (options.console) input.console = true
   if (w.staticdir !== undefined) input.static = { dir: resolve(cwd, w.staticdir) }
-  if (w.maxforks !== undefined && w.maxforks > 0) input.maxSessions = w.maxforks
+  // 0 is no limit, in websocketd and in wsexec's maxSessions alike.
+  if (w.maxforks !== undefined) input.maxSessions = w.maxforks
   if (w.origin !== undefined) {
     // websocketd matches host[:port] whatever the scheme; wsexec's origins carry the scheme.
     input.origins = w.origin.flatMap((o) => [`http://${o}`, `https://${o}`])

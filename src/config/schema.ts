@@ -1,5 +1,5 @@
 import { Type, type Static, type TUnsafe } from '@sinclair/typebox'
-import { DURATION_PATTERN } from './duration.js'
+import { Duration, EnvName, SIZE_DEFAULTS } from './schema-parts.js'
 import { ROUTE_ONLY_SECURITY, ROUTE_SECURITY, SERVER_SECURITY } from './security-schema.js'
 
 /** Default values of the configuration, used by the schema's `default` keywords and by normalisation. */
@@ -9,7 +9,7 @@ export const DEFAULTS = Object.freeze({
   mode: 'text',
   stderr: 'log',
   passEnv: Object.freeze(['PATH', 'LD_LIBRARY_PATH']),
-  maxLineBytes: 1_048_576,
+  maxLineBytes: SIZE_DEFAULTS.maxLineBytes,
   closeGrace: '1s',
   killGrace: '2s',
   drainTimeout: '30s',
@@ -24,19 +24,9 @@ export const DEFAULTS = Object.freeze({
   protocols: Object.freeze(['plain'] as const)
 } as const)
 
-/** Keyword read by the error formatter: the message shown when a union (`anyOf`) fails. */
-export const MESSAGE_KEYWORD = 'x-message'
-
 function StringEnum<const T extends readonly string[]> (values: T, options: { default?: T[number], description?: string } = {}): TUnsafe<T[number]> {
   return Type.Unsafe<T[number]>({ type: 'string', enum: values, ...options })
 }
-
-const Duration = (description: string, defaultValue: string) => Type.Union([
-  Type.Integer({ minimum: 0 }),
-  Type.String({ pattern: DURATION_PATTERN })
-], { description, default: defaultValue, [MESSAGE_KEYWORD]: 'must be a duration such as 500ms, 1s, 5m, or a number of milliseconds' })
-
-const EnvName = Type.String({ pattern: '^[A-Za-z_][A-Za-z0-9_]*$' })
 
 const Headers = (description: string) => Type.Record(Type.String({ pattern: '^[!#$%&\'*+.^_`|~0-9A-Za-z-]+$' }), Type.String({ pattern: '^[^\\r\\n]*$' }), { additionalProperties: false, description })
 
@@ -61,8 +51,8 @@ export const RouteSchema = Type.Object({
   })),
   mode: Type.Optional(StringEnum(MODES, { default: DEFAULTS.mode, description: 'text: one line per message; binary: raw chunks' })),
   stderr: Type.Optional(StringEnum(STDERR_MODES, { default: DEFAULTS.stderr, description: 'log, discard, merge into stdout, or tagged JSON messages (text mode)' })),
-  env: Type.Optional(Type.Record(Type.String({ pattern: '^[A-Za-z_][A-Za-z0-9_]*$' }), Type.String(), { additionalProperties: false, description: 'variables set for the program' })),
-  passEnv: Type.Optional(Type.Array(EnvName, { default: DEFAULTS.passEnv, description: 'server environment variables handed down' })),
+  env: Type.Optional(Type.Record(EnvName(), Type.String(), { additionalProperties: false, description: 'variables set for the program' })),
+  passEnv: Type.Optional(Type.Array(EnvName(), { default: DEFAULTS.passEnv, description: 'server environment variables handed down' })),
   cwd: Type.Optional(Type.String({ minLength: 1, description: 'working directory, relative to the config file' })),
   maxLineBytes: Type.Optional(Type.Integer({ minimum: 4, default: DEFAULTS.maxLineBytes, description: 'text mode: longer lines are split into several messages (at least 4: a cut never splits a UTF-8 character)' })),
   closeGrace: Type.Optional(Duration('after the client leaves: stdin is closed, then this long before SIGTERM', DEFAULTS.closeGrace)),

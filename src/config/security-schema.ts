@@ -1,30 +1,22 @@
 import { Type, type Static, type TObject } from '@sinclair/typebox'
-import { DURATION_PATTERN } from './duration.js'
+import { Duration, EnvName, MESSAGE_KEYWORD, SIZE_DEFAULTS } from './schema-parts.js'
 
 /** Default values of the security settings: safe, and out of the way of ordinary use. */
 export const SECURITY_DEFAULTS = Object.freeze({
   requireOrigin: false,
   maxSessions: 1000,
   maxSessionsPerClient: 100,
-  maxMessageBytes: 1_048_576,
+  maxMessageBytes: SIZE_DEFAULTS.maxMessageBytes,
   idleTimeout: 0,
   maxLifetime: 0,
   pingInterval: '30s',
   handshakeTimeout: '5s',
-  maxHeaderBytes: 16_384,
+  maxHeaderBytes: SIZE_DEFAULTS.maxHeaderBytes,
   keepAliveTimeout: '5s',
   realm: 'wsexec',
   maxFailures: 10,
   failureWindow: '1m'
 } as const)
-
-/** Keyword read by the error formatter: the message shown when a union (`anyOf`) fails. */
-const MESSAGE = 'x-message'
-
-const Duration = (description: string, defaultValue: string | number) => Type.Union([
-  Type.Integer({ minimum: 0 }),
-  Type.String({ pattern: DURATION_PATTERN })
-], { description, default: defaultValue, [MESSAGE]: 'must be a duration such as 500ms, 1s, 5m, or a number of milliseconds' })
 
 const Origins = Type.Array(Type.String({ minLength: 1 }), {
   description: 'allowed browser origins: exact (https://app.example.com), wildcard (https://*.example.com), "null" or "*"; default: same origin only'
@@ -33,7 +25,7 @@ const Origins = Type.Array(Type.String({ minLength: 1 }), {
 const AuthSchema = Type.Object({
   bearer: Type.Optional(Type.Object({
     tokensFile: Type.Optional(Type.String({ minLength: 1, description: 'file of tokens, one a line: name:token or token' })),
-    tokensEnv: Type.Optional(Type.String({ pattern: '^[A-Za-z_][A-Za-z0-9_]*$', description: 'server environment variable holding tokens, separated by white space' }))
+    tokensEnv: Type.Optional(EnvName({ description: 'server environment variable holding tokens, separated by white space' }))
   }, { additionalProperties: false, minProperties: 1 })),
   basic: Type.Optional(Type.Object({
     usersFile: Type.String({ minLength: 1, description: 'htpasswd file of user:bcrypt-hash lines' })
@@ -43,14 +35,14 @@ const AuthSchema = Type.Object({
   failureWindow: Type.Optional(Duration('how long failures are counted from the first one; after maxFailures the address is refused until it ends', SECURITY_DEFAULTS.failureWindow))
 }, { additionalProperties: false, minProperties: 1, description: 'authentication; false on a route turns the server default off' })
 
-const Auth = Type.Union([AuthSchema, Type.Literal(false)], { [MESSAGE]: 'must be an object with bearer and/or basic, or false' })
+const Auth = Type.Union([AuthSchema, Type.Literal(false)], { [MESSAGE_KEYWORD]: 'must be an object with bearer and/or basic, or false' })
 
 /** Settings a route may override; at the top level they are the defaults of every route. */
 export const ROUTE_SECURITY = {
   origins: Type.Optional(Origins),
   requireOrigin: Type.Optional(Type.Boolean({ default: SECURITY_DEFAULTS.requireOrigin, description: 'refuse requests without an Origin header' })),
   auth: Type.Optional(Auth),
-  maxSessions: Type.Optional(Type.Integer({ minimum: 1, description: 'sessions at once: server-wide at the top level, of this route on a route' })),
+  maxSessions: Type.Optional(Type.Integer({ minimum: 0, description: 'sessions at once: server-wide at the top level, of this route on a route (0: no limit)' })),
   maxSessionsPerClient: Type.Optional(Type.Integer({ minimum: 1, description: 'sessions at once from one client address: server-wide at the top level, on this route on a route' })),
   maxMessageBytes: Type.Optional(Type.Integer({ minimum: 1, default: SECURITY_DEFAULTS.maxMessageBytes, description: 'larger client messages close the connection with 1009' })),
   idleTimeout: Type.Optional(Duration('no message either way for this long ends the session (0: never)', SECURITY_DEFAULTS.idleTimeout)),
@@ -80,7 +72,7 @@ export const SERVER_SECURITY = {
   pingInterval: Type.Optional(Duration('ping each client this often; one without a pong by the next ping is dropped (0: never)', SECURITY_DEFAULTS.pingInterval)),
   handshakeTimeout: Type.Optional(Duration('a client must send its whole handshake within this time', SECURITY_DEFAULTS.handshakeTimeout)),
   maxHeaderBytes: Type.Optional(Type.Integer({ minimum: 1024, default: SECURITY_DEFAULTS.maxHeaderBytes, description: 'larger request headers get 431' })),
-  maxConnections: Type.Optional(Type.Integer({ minimum: 1, description: 'open TCP connections at once, WebSocket or not; more are closed as they arrive (default: 2 × maxSessions)' })),
+  maxConnections: Type.Optional(Type.Integer({ minimum: 1, description: 'open TCP connections at once, WebSocket or not; more are closed as they arrive (default: 2 × maxSessions; no limit when maxSessions is 0)' })),
   keepAliveTimeout: Type.Optional(Duration('an idle keep-alive HTTP connection is closed after this long (more than 0)', SECURITY_DEFAULTS.keepAliveTimeout))
 }
 

@@ -65,9 +65,10 @@ export type ServerSecurity = Readonly<{
   pingIntervalMs: number
   handshakeTimeoutMs: number
   maxHeaderBytes: number
+  /** Sessions at once server-wide; 0 for no limit. */
   maxSessions: number
   maxSessionsPerClient: number
-  /** Open connections at once (`server.maxConnections`). */
+  /** Open connections at once (`server.maxConnections`); Infinity for no limit. */
   maxConnections: number
   /** How long an idle keep-alive HTTP connection stays open. */
   keepAliveTimeoutMs: number
@@ -99,6 +100,11 @@ export function checkSecurity (input: RouteSecurityInput & ServerSecurityInput, 
     out.push(problem([...at, 'keepAliveTimeout'], 'must be more than 0 (0 would keep idle connections open forever)'))
   }
   return out
+}
+
+/** The default connection cap: twice the sessions, so that clients over the session limit still get their 503; none without a session limit. */
+function connectionsFor (maxSessions: number): number {
+  return maxSessions === 0 ? Infinity : 2 * maxSessions
 }
 
 function isAddressOrRange (text: string): boolean {
@@ -145,7 +151,7 @@ export function serverSecurity (input: ServerSecurityInput, baseDir: string, whe
     maxHeaderBytes: input.maxHeaderBytes ?? SECURITY_DEFAULTS.maxHeaderBytes,
     maxSessions: input.maxSessions ?? SECURITY_DEFAULTS.maxSessions,
     maxSessionsPerClient: input.maxSessionsPerClient ?? SECURITY_DEFAULTS.maxSessionsPerClient,
-    maxConnections: input.maxConnections ?? 2 * (input.maxSessions ?? SECURITY_DEFAULTS.maxSessions),
+    maxConnections: input.maxConnections ?? connectionsFor(input.maxSessions ?? SECURITY_DEFAULTS.maxSessions),
     keepAliveTimeoutMs: toMs(input.keepAliveTimeout ?? SECURITY_DEFAULTS.keepAliveTimeout)
   })
 }

@@ -1,6 +1,7 @@
 import { createRequire } from 'node:module'
 import type { Ajv as AjvClass, ErrorObject, Options, ValidateFunction } from 'ajv'
-import { ConfigSchema, MESSAGE_KEYWORD, type ConfigInput } from './schema.js'
+import { ConfigSchema, type ConfigInput } from './schema.js'
+import { MESSAGE_KEYWORD } from './schema-parts.js'
 import { closest } from './suggest.js'
 
 /** One schema violation: where (path segments, and whether the key itself is meant) and what. */

@@ -4,6 +4,7 @@ import type { AuthSpec, Credentials } from '../config/security.js'
 import type { LoadedAuth } from '../config/model.js'
 import { tokenDigest } from '../config/files.js'
 import { comparePassword } from './passwords.js'
+import { splitUrl } from '../url.js'
 
 /** Prefix of a `Sec-WebSocket-Protocol` entry that carries a bearer token (browsers cannot set headers). */
 export const BEARER_PROTOCOL_PREFIX = 'bearer.'
@@ -40,8 +41,8 @@ export function presentedCredentials (headers: IncomingHttpHeaders, url: string)
     if (colon > 0) basic = { user: decoded.slice(0, colon), password: decoded.slice(colon + 1) }
   }
   bearer ??= protocols(headers).find((p) => p.startsWith(BEARER_PROTOCOL_PREFIX))?.slice(BEARER_PROTOCOL_PREFIX.length)
-  const query = url.indexOf('?')
-  if (bearer === undefined && query !== -1) bearer = new URLSearchParams(url.slice(query + 1)).get(TOKEN_QUERY_PARAMETER) ?? undefined
+  const { query } = splitUrl(url)
+  if (bearer === undefined && query !== undefined) bearer = new URLSearchParams(query).get(TOKEN_QUERY_PARAMETER) ?? undefined
   return { bearer: bearer === '' ? undefined : bearer, basic }
 }
 

@@ -1,14 +1,11 @@
 import type { TLSSocket } from 'node:tls'
 import type { FastifyError, FastifyRequest } from 'fastify'
 import type { LoadedAuth, LoadedRoute } from '../config/model.js'
-import { errors } from '../errors.js'
+import { errors, RETRY_AFTER_SECONDS } from '../errors.js'
 import { authenticate, challenges, presentedCredentials, type Identity } from './auth.js'
 import type { AuthFailures } from './failures.js'
 import type { Admission, SessionCounter } from './limits.js'
 import { originAllowed } from './origin.js'
-
-/** Seconds a client refused for a full server is told to wait (`Retry-After`). */
-export const RETRY_AFTER_SECONDS = 5
 
 /** A request let through: who it is, and the session place it holds (upgrades only). */
 export interface Pass {

@@ -45,7 +45,7 @@ export class SessionCounter {
   admit (route: string, limits: SessionLimits, client: string): Admission | LimitRefusal {
     const keys = [`r ${route}`, `c ${client}`, `rc ${route} ${client}`]
     const [r, c, rc] = keys.map((k) => this.#counts.get(k) ?? 0) as [number, number, number]
-    if (this.#total >= this.#server.maxSessions) return 'server'
+    if (this.#server.maxSessions > 0 && this.#total >= this.#server.maxSessions) return 'server'
     if (limits.maxSessions > 0 && r >= limits.maxSessions) return 'route'
     if (c >= this.#server.maxSessionsPerClient) return 'client'
     if (limits.maxSessionsPerClient > 0 && rc >= limits.maxSessionsPerClient) return 'client'

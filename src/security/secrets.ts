@@ -1,5 +1,6 @@
 import type { IncomingHttpHeaders } from 'node:http'
 import { BEARER_PROTOCOL_PREFIX, TOKEN_QUERY_PARAMETER } from './auth.js'
+import { splitUrl } from '../url.js'
 
 /** Headers that carry secrets: the program gets them only when its route lists them in `passHeaders`. */
 export const WITHHELD_HEADERS: readonly string[] = Object.freeze(['authorization', 'cookie'])
@@ -15,10 +16,10 @@ function isTokenParameter (pair: string): boolean {
 
 /** The request target without its `access_token` query parameter (`?` dropped when nothing is left). */
 export function withoutToken (url: string): string {
-  const query = url.indexOf('?')
-  if (query === -1) return url
-  const kept = url.slice(query + 1).split('&').filter((pair) => !isTokenParameter(pair))
-  return kept.length === 0 ? url.slice(0, query) : `${url.slice(0, query)}?${kept.join('&')}`
+  const { path, query } = splitUrl(url)
+  if (query === undefined) return url
+  const kept = query.split('&').filter((pair) => !isTokenParameter(pair))
+  return kept.length === 0 ? path : `${path}?${kept.join('&')}`
 }
 
 /**

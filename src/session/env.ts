@@ -1,5 +1,6 @@
 import type { IncomingHttpHeaders } from 'node:http'
 import type { Route } from '../config/load.js'
+import { splitUrl } from '../url.js'
 
 /** What a session's environment is built from: the request as the server saw it. */
 export interface RequestInfo {
@@ -59,7 +60,6 @@ export function sessionEnvironment (base: Readonly<Record<string, string>>, rout
     const value = request.headers[name] as string | string[]
     env[`HTTP_${name.toUpperCase().replaceAll('-', '_')}`] = Array.isArray(value) ? value.join(', ') : value
   }
-  const query = request.url.indexOf('?')
   const host = request.headers.host ?? ''
   env['REMOTE_ADDR'] = request.remoteAddress
   env['REMOTE_HOST'] = request.remoteAddress
@@ -69,7 +69,7 @@ export function sessionEnvironment (base: Readonly<Record<string, string>>, rout
   const pathInfo = request.pathInfo ?? ''
   env['SCRIPT_NAME'] = pathInfo === '' ? request.pathname : route.path
   env['PATH_INFO'] = pathInfo
-  env['QUERY_STRING'] = query === -1 ? '' : request.url.slice(query + 1)
+  env['QUERY_STRING'] = splitUrl(request.url).query ?? ''
   env['REQUEST_URI'] = request.url
   env['UNIQUE_ID'] = sessionId
   if (request.secure) env['HTTPS'] = 'on'

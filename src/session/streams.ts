@@ -3,6 +3,7 @@ import type { FastifyError } from 'fastify'
 import type { Route } from '../config/load.js'
 import { errors } from '../errors.js'
 import { selectProtocol } from '../security/auth.js'
+import { splitUrl } from '../url.js'
 
 /** The Kubernetes exec channel subprotocols wsexec speaks, newest first. */
 export const CHANNEL_PROTOCOLS = ['v5.channel.k8s.io', 'v4.channel.k8s.io', 'channel.k8s.io'] as const
@@ -65,8 +66,7 @@ function side (query: URLSearchParams, name: string): number | undefined | false
  * Returns the 400 error to answer with when the request cannot be served.
  */
 export function negotiateStreams (route: Route, offered: readonly string[], url: string): SessionStreams | FastifyError {
-  const mark = url.indexOf('?')
-  const query = new URLSearchParams(mark === -1 ? '' : url.slice(mark + 1))
+  const query = new URLSearchParams(splitUrl(url).query ?? '')
   const channel = offered.find((p): p is ChannelProtocol => (CHANNEL_PROTOCOLS as readonly string[]).includes(p) && (route.protocols as readonly string[]).includes(p)) ?? null
   if (channel === null && !route.protocols.includes('plain')) return new errors.PROTOCOL_NOT_SUPPORTED(route.path, route.protocols.join(', '))
   const cols = side(query, 'cols')

@@ -92,6 +92,7 @@ t.test('websocketd flags that cannot work are refused clearly', async (t) => {
   const empty = await mkdtemp(join(tmpdir(), 'wsexec-wsd-empty-'))
   t.teardown(() => rm(empty, { recursive: true, force: true }))
   t.match((await runCli([`--dir=${empty}`])).stderr, /no executable files in/)
+  t.throws(() => parseArgs(['--bogus']), { name: 'FastifyError', code: 'WSEXEC_ERR_USAGE', message: 'Unknown option \'--bogus\'' }, 'a usage error carries its code')
   const license = await runCli(['--license'])
   t.equal(license.code, 0)
   t.match(license.stdout, /MIT License/)
@@ -191,6 +192,7 @@ routes:
     command:
       - cat
     pathInfo: true
+maxSessions: 0
 requireOrigin: true
 tls:
   cert: ${dir}/c.pem

@@ -80,4 +80,5 @@ routes:
 t.test('the connection cap follows maxSessions unless it is set', async (t) => {
   t.match(parse('maxSessions: 10\nkeepAliveTimeout: 1m\nroutes:\n  /a:\n    command: [cat]\n').security, { maxConnections: 20, keepAliveTimeoutMs: 60_000 })
   t.match(parse('maxSessions: 10\nmaxConnections: 15\nroutes:\n  /a:\n    command: [cat]\n').security, { maxConnections: 15 })
+  t.match(parse('maxSessions: 0\nroutes:\n  /a:\n    command: [cat]\n').security, { maxSessions: 0, maxConnections: Infinity }, 'maxSessions 0 (--maxforks 0): no session limit, no connection cap')
 })

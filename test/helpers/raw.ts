@@ -56,15 +56,18 @@ export function statusOf (response: Buffer): number {
   return Number(response.toString('latin1').split(' ')[1])
 }
 
-/** One client frame: masked unless `mask` is false; `length` overrides the declared length. */
-export function frame (opcode: number, payload: Buffer, options: { fin?: boolean, rsv?: number, mask?: boolean, length?: bigint } = {}): Buffer {
-  const { fin = true, rsv = 0, mask = true } = options
+/**
+ * One client frame, the only frame encoder of the tests: masked unless `mask` is false; `length`
+ * overrides the declared length, `form` writes it in the 16- or 64-bit form whatever its size.
+ */
+export function frame (opcode: number, payload: Buffer, options: { fin?: boolean, rsv?: number, mask?: boolean, length?: bigint, form?: 16 | 64 } = {}): Buffer {
+  const { fin = true, rsv = 0, mask = true, form } = options
   const length = options.length ?? BigInt(payload.length)
   const head = [(fin ? 0x80 : 0) | (rsv << 4) | opcode]
   const maskBit = mask ? 0x80 : 0
   let ext = Buffer.alloc(0)
-  if (length < 126n) head.push(maskBit | Number(length))
-  else if (length < 65536n) {
+  if (length < 126n && form === undefined) head.push(maskBit | Number(length))
+  else if (length < 65536n && form !== 64) {
     head.push(maskBit | 126)
     ext = Buffer.alloc(2)
     ext.writeUInt16BE(Number(length))

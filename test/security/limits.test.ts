@@ -51,6 +51,14 @@ async function closeAll (clients: Client[]): Promise<void> {
   await Promise.all(clients.map((c) => c.closed))
 }
 
+t.test('maxSessions 0 is no server-wide limit (websocketd\'s --maxforks 0)', async (t) => {
+  const counter = new SessionCounter({ maxSessions: 0, maxSessionsPerClient: 100 })
+  const held = Array.from({ length: 1001 }, (_, i) => counter.admit('/a', { maxSessions: 0, maxSessionsPerClient: 0 }, `10.0.${i >> 8}.${i & 255}`))
+  t.ok(held.every((a) => typeof a === 'object'), 'more than the default 1000 at once')
+  t.equal(counter.size, 1001)
+  t.equal(counter.admit('/a', { maxSessions: 1001, maxSessionsPerClient: 0 }, '10.9.9.9'), 'route', 'a route limit still applies')
+})
+
 t.test('a burst of 200 connections over maxSessions: 503 with Retry-After, no process for them', async (t) => {
   // A burst this size at once would pass the connection cap (2 × maxSessions): those would be dropped unanswered.
   const s = await startServer(t, 'maxSessions: 20\nmaxConnections: 1000\nroutes:\n  /echo:\n    command: [cat]\n    closeGrace: 100ms\n')

@@ -85,13 +85,7 @@ const binary = (payload: Buffer): Buffer => frame(0x2, payload)
 
 /** A masked frame whose length is written in the 16- or 64-bit form, whatever its size. */
 function withLength (form: 16 | 64, opcode: number, payload: Buffer): Buffer {
-  const head = Buffer.alloc(form === 16 ? 4 : 10)
-  head[0] = 0x80 | opcode
-  head[1] = 0x80 | (form === 16 ? 126 : 127)
-  if (form === 16) head.writeUInt16BE(payload.length, 2)
-  else head.writeBigUInt64BE(BigInt(payload.length), 2)
-  const key = Buffer.from([0x12, 0x34, 0x56, 0x78])
-  return Buffer.concat([head, key, Buffer.from(payload.map((b, i) => b ^ (key[i % 4] as number)))])
+  return frame(opcode, payload, { form })
 }
 
 const long = (opcode: number, payload: Buffer): Buffer => withLength(64, opcode, payload)
