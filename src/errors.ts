@@ -64,3 +64,6 @@ export class ConfigError extends errors.CONFIG {
     this.problems = problems
   }
 }
+
+/** A mistake on the command line (`code` WSEXEC_ERR_USAGE): `wsexec` prints it with a pointer to `--help` and exits 2. */
+export class UsageError extends errors.USAGE {}

@@ -4,7 +4,7 @@ export type { Config, Route, LoadedConfig, LoadedRoute, LoadedAuth, LoadedTls } 
 export type { Credentials } from './config/security.js'
 export { ConfigSchema, RouteSchema, DEFAULTS, type ConfigInput, type RouteInput } from './config/schema.js'
 export { CloseCode, closeForExit, closeForSpawnError, type Close } from './close-codes.js'
-export { errors, ConfigError, type ConfigProblem } from './errors.js'
+export { errors, ConfigError, UsageError, RETRY_AFTER_SECONDS, type ConfigProblem } from './errors.js'
 export { createLogger } from './logger.js'
 export { main, ExitCode, type CliIO } from './cli/main.js'
 export { Session, type SessionSummary } from './session/session.js'
