@@ -1,4 +1,4 @@
-export { buildServer, MAX_MESSAGE_BYTES, type ServerOptions, type WsexecState } from './server.js'
+export { buildServer, MAX_MESSAGE_BYTES, type ServerOptions, type WsexecState } from './server/build.js'
 export { loadConfigFile, parseConfig, type Config, type Route } from './config/load.js'
 export { resolveExecutables } from './config/executables.js'
 export { ConfigSchema, RouteSchema, DEFAULTS } from './config/schema.js'

@@ -1,5 +1,6 @@
 import type { IncomingHttpHeaders } from 'node:http'
 import type { Route } from '../config/load.js'
+import { VERSION } from '../version.js'
 
 /** What a session's environment is built from: the request as the server saw it. */
 export interface RequestInfo {
@@ -45,6 +46,12 @@ export function routeEnvironment (route: Route, serverEnv: Readonly<Record<strin
   env['REMOTE_USER'] = ''
   env['WSEXEC_ROUTE'] = route.path
   return Object.freeze(env)
+}
+
+/** {@link routeEnvironment} of every route, with `wsexec/VERSION` as the server software. */
+export function routeEnvironments (routes: readonly Route[], serverEnv: Readonly<Record<string, string | undefined>>): ReadonlyMap<Route, Readonly<Record<string, string>>> {
+  const software = `wsexec/${VERSION}`
+  return new Map(routes.map((r) => [r, routeEnvironment(r, serverEnv, software)]))
 }
 
 /**

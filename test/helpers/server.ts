@@ -5,7 +5,7 @@ import type { FastifyInstance } from 'fastify'
 import { resolveExecutables } from '../../src/config/executables.js'
 import { parseConfig } from '../../src/config/load.js'
 import { loadSecurityFiles } from '../../src/security/credentials.js'
-import { buildServer } from '../../src/server.js'
+import { buildServer } from '../../src/server/build.js'
 
 /** A pino record as parsed from the server's log. */
 export type LogRecord = Record<string, unknown> & { msg: string, level: number }
