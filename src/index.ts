@@ -1,4 +1,4 @@
-export { buildServer, type ServerOptions, type WsexecState } from './server.js'
+export { buildServer, type ServerOptions, type WsexecState } from './server/build.js'
 export { loadConfig, loadConfigObject, loadConfigText, type ConfigOverrides, type LoadContext, type TextContext } from './config/pipeline.js'
 export type { Config, Route, LoadedConfig, LoadedRoute, LoadedAuth, LoadedTls } from './config/model.js'
 export type { Credentials } from './config/security.js'

@@ -4,7 +4,6 @@ import { dirname, join, sep } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import fastifyStatic from '@fastify/static'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
-import { asyncapiDocument } from '../asyncapi.js'
 import type { Config } from '../config/load.js'
 import { splitUrl } from '../url.js'
 
@@ -60,7 +59,11 @@ export async function registerBrowser (app: FastifyInstance, config: Config): Pr
     }
     if (routeMatched) return false
     if (pathname === ASYNCAPI_PATH) {
-      reply.send(asyncapiDocument(app.wsexec.config, { host: request.host, secure: request.protocol === 'https' }))
+      // Loaded with the first request for it: most servers are never asked.
+      // A failure still answers (500), as a throw in a handler would.
+      import('../asyncapi.js').then(({ asyncapiDocument }) => {
+        reply.send(asyncapiDocument(app.wsexec.config, { host: request.host, secure: request.protocol === 'https' }))
+      }).catch(reply.send.bind(reply))
       return true
     }
     const vendor = VENDOR_FILES[pathname]

@@ -60,7 +60,7 @@ async function listenMore (app: FastifyInstance, hosts: readonly string[], port:
  */
 export async function serve (config: LoadedConfig, options: Options, logger: Logger, io: CliIO): Promise<number> {
   const [{ buildServer }, { listenSocket }, { watchFile }] = await Promise.all([
-    import('../server.js'), import('../unix-socket.js'), import('../reload.js')
+    import('../server/build.js'), import('../unix-socket.js'), import('../server/reload.js')
   ])
   const app = await buildServer(config, { logger, env: io.env })
   const { metricsServer } = app.wsexec

@@ -1,4 +1,4 @@
-import { RateLimiterMemory, type RateLimiterRes } from 'rate-limiter-flexible'
+import type { RateLimiterMemory, RateLimiterRes } from 'rate-limiter-flexible'
 import type { AuthSpec } from '../config/security.js'
 
 /**
@@ -10,8 +10,10 @@ export class AuthFailures {
   // Keyed by the block itself: a reload makes new blocks, with their own limits and counts.
   readonly #limiters = new WeakMap<AuthSpec, RateLimiterMemory>()
 
-  #limiter (spec: AuthSpec): RateLimiterMemory | undefined {
+  async #limiter (spec: AuthSpec): Promise<RateLimiterMemory | undefined> {
     if (spec.maxFailures === 0 || spec.failureWindowMs === 0) return undefined
+    // Loaded with the first limited attempt: servers without auth never need it.
+    const { RateLimiterMemory } = await import('rate-limiter-flexible')
     let limiter = this.#limiters.get(spec)
     if (limiter === undefined) {
       limiter = new RateLimiterMemory({ points: spec.maxFailures, duration: spec.failureWindowMs / 1000 })
@@ -26,7 +28,7 @@ export class AuthFailures {
    * until the window ends (at least 1).
    */
   async attempt (spec: AuthSpec, client: string): Promise<number> {
-    const limiter = this.#limiter(spec)
+    const limiter = await this.#limiter(spec)
     if (limiter === undefined) return 0
     try {
       await limiter.consume(client)
@@ -39,6 +41,6 @@ export class AuthFailures {
 
   /** Gives back the attempt of `client` on `spec`: its credentials were right. */
   async succeeded (spec: AuthSpec, client: string): Promise<void> {
-    await this.#limiter(spec)?.reward(client)
+    await (await this.#limiter(spec))?.reward(client)
   }
 }

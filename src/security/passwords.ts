@@ -1,7 +1,7 @@
 import { availableParallelism } from 'node:os'
 import { extname } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { Piscina } from 'piscina'
+import type { Piscina } from 'piscina'
 import type { PasswordCheck } from './password-worker.js'
 
 /** Idle worker threads of the password pool end after this long (ms). */
@@ -17,6 +17,8 @@ let pool: Piscina<PasswordCheck, boolean> | undefined
  * stays free. At most half the cores (at least one) compare at once; the others wait in line.
  */
 export async function comparePassword (password: string, hash: string): Promise<boolean> {
+  // Loaded with the first password check: servers without passwords never need it.
+  const { Piscina } = await import('piscina')
   pool ??= new Piscina<PasswordCheck, boolean>({
     filename: WORKER.href,
     minThreads: 0,

@@ -1,6 +1,7 @@
 import type { IncomingHttpHeaders } from 'node:http'
 import type { Route } from '../config/load.js'
 import { splitUrl } from '../url.js'
+import { VERSION } from '../version.js'
 
 /** What a session's environment is built from: the request as the server saw it. */
 export interface RequestInfo {
@@ -46,6 +47,12 @@ export function routeEnvironment (route: Route, serverEnv: Readonly<Record<strin
   env['REMOTE_USER'] = ''
   env['WSEXEC_ROUTE'] = route.path
   return Object.freeze(env)
+}
+
+/** {@link routeEnvironment} of every route, with `wsexec/VERSION` as the server software. */
+export function routeEnvironments<R extends Route> (routes: readonly R[], serverEnv: Readonly<Record<string, string | undefined>>): ReadonlyMap<R, Readonly<Record<string, string>>> {
+  const software = `wsexec/${VERSION}`
+  return new Map(routes.map((r) => [r, routeEnvironment(r, serverEnv, software)]))
 }
 
 /**

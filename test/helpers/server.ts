@@ -3,7 +3,7 @@ import { fileURLToPath } from 'node:url'
 import { pino } from 'pino'
 import type { FastifyInstance } from 'fastify'
 import { loadConfigText } from '../../src/config/pipeline.js'
-import { buildServer } from '../../src/server.js'
+import { buildServer } from '../../src/server/build.js'
 
 /** A pino record as parsed from the server's log. */
 export type LogRecord = Record<string, unknown> & { msg: string, level: number }

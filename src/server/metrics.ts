@@ -1,5 +1,5 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client'
-import type { SessionSummary } from './session/session.js'
+import type { SessionSummary } from '../session/session.js'
 
 /** How a session ended, as the `outcome` label of `wsexec_sessions_ended_total`. */
 export type Outcome = 'exit_zero' | 'exit_nonzero' | 'signal' | 'spawn_failed'

@@ -1,6 +1,7 @@
 import { setTimeout as delay } from 'node:timers/promises'
 import type { FastifyBaseLogger } from 'fastify'
-import type { Session } from './session/session.js'
+import type { Session } from '../session/session.js'
+import type { ServerState } from './state.js'
 
 /**
  * How long the server waits for sessions after their `killGrace`, in ms: long enough for a
@@ -48,4 +49,31 @@ export async function closeSessions (sessions: Iterable<Session>, log: FastifyBa
   if (await settledWithin(open.map((s) => s.done), CLOSE_MARGIN_MS)) return
   /* c8 ignore next 2 -- only a process that survives SIGKILL (uninterruptible sleep) gets here */
   log.warn({ sessions: [...pending].map((s) => ({ session: s.id, route: s.route.path, childPid: s.pid })) }, 'sessions left behind')
+}
+
+/** What {@link drainer} gives the server's state. */
+export interface Drainer {
+  /** See `WsexecState.drain`. */
+  drain (timeoutMs?: number): Promise<void>
+  /** Closes every session with 1001 and waits (a bounded time) until their processes are gone. */
+  closeAll (): Promise<void>
+  /** See `WsexecState.kill`. */
+  kill (): void
+}
+
+/** Drain, close and kill for the sessions of `state`, logging to `log`. */
+export function drainer (state: ServerState, log: FastifyBaseLogger): Drainer {
+  const closeAll = async (): Promise<void> => closeSessions(state.sessions, log, state.killed.signal)
+  return {
+    closeAll,
+    async drain (timeoutMs = state.routing.config.shutdown.drainTimeoutMs) {
+      state.draining = true
+      if (state.sessions.size > 0) await settledWithin([...state.sessions].map((s) => s.settled), timeoutMs, state.killed.signal)
+      await closeAll()
+    },
+    kill () {
+      state.killed.abort()
+      for (const s of state.sessions) s.kill()
+    }
+  }
 }

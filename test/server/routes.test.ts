@@ -1,6 +1,6 @@
 import t from 'tap'
-import { parseConfig } from '../src/config/load.js'
-import { buildArgv, compileRoutes, matchRoute } from '../src/routes.js'
+import { parseConfig } from '../../src/config/load.js'
+import { buildArgv, compileRoutes, matchRoute } from '../../src/server/routes.js'
 
 const config = parseConfig(`
 routes:

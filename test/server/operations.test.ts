@@ -1,9 +1,9 @@
 import { once } from 'node:events'
 import t from 'tap'
-import { connect, refusedUpgrade, upgradeStatus } from './helpers/client.js'
-import { parseExposition, valueOf } from './helpers/metrics.js'
-import { isRunning } from './helpers/processes.js'
-import { node, startServer } from './helpers/server.js'
+import { connect, refusedUpgrade, upgradeStatus } from '../helpers/client.js'
+import { parseExposition, valueOf } from '../helpers/metrics.js'
+import { isRunning } from '../helpers/processes.js'
+import { node, startServer } from '../helpers/server.js'
 
 t.test('health and readiness answer plain GETs and never upgrade', async (t) => {
   const s = await startServer(t, '/echo:\n  command: [cat]\n')
@@ -143,7 +143,7 @@ t.test('reload: new sessions get the new routes, running sessions keep theirs', 
   const s = await startServer(t, '/a:\n  command: [cat]\n')
   const old = connect(`${s.url}/a`)
   await old.opened
-  const { loadConfigText } = await import('../src/config/pipeline.js')
+  const { loadConfigText } = await import('../../src/config/pipeline.js')
   s.app.wsexec.reload(await loadConfigText('routes:\n  /b:\n    command: [echo, new]\n', {}, { source: 'next.yaml', baseDir: '/', env: { PATH: process.env['PATH'] } }))
   t.equal(s.app.wsexec.config.source, 'next.yaml')
   t.equal(await upgradeStatus(`${s.url}/a`), 404, 'the old route is gone for new sessions')
@@ -162,7 +162,7 @@ t.test('reload: server-wide session limits and the message size limit follow; wh
   const first = connect(`${s.url}/a`)
   await first.opened
   t.equal(await upgradeStatus(`${s.url}/a`), 503, 'one session at most')
-  const { loadConfigText } = await import('../src/config/pipeline.js')
+  const { loadConfigText } = await import('../../src/config/pipeline.js')
   const next = 'maxSessions: 2\ntrustProxy: [127.0.0.1]\nmetrics: { path: /m }\nroutes:\n  /a:\n    command: [cat]\n    maxMessageBytes: 100000\n'
   s.app.wsexec.reload(await loadConfigText(next, {}, { source: 'next.yaml', baseDir: '/', env: { PATH: process.env['PATH'] } }))
   const second = connect(`${s.url}/a`)

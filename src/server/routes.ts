@@ -1,4 +1,4 @@
-import type { Route } from './config/load.js'
+import type { Route } from '../config/load.js'
 
 /** One element of a route's argv: fixed text, or text with `{name}` parameter slots. */
 type ArgTemplate = string | ReadonlyArray<string | { param: string }>

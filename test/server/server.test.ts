@@ -3,10 +3,10 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t from 'tap'
 import WebSocket from 'ws'
-import { connect, until, upgradeStatus } from './helpers/client.js'
-import { parseExposition, valueOf } from './helpers/metrics.js'
-import { closeCodeOf, rawUpgrade } from './helpers/raw.js'
-import { fixture, node, q, startServer } from './helpers/server.js'
+import { connect, until, upgradeStatus } from '../helpers/client.js'
+import { parseExposition, valueOf } from '../helpers/metrics.js'
+import { closeCodeOf, rawUpgrade } from '../helpers/raw.js'
+import { fixture, node, q, startServer } from '../helpers/server.js'
 
 const hex = (s: string | number[]): string => Buffer.from(s as string).toString('hex')
 
@@ -366,8 +366,8 @@ routes:
 })
 
 t.test('buildServer works without a server environment', async (t) => {
-  const { buildServer } = await import('../src/server.js')
-  const { loadConfigText } = await import('../src/config/pipeline.js')
+  const { buildServer } = await import('../../src/server/build.js')
+  const { loadConfigText } = await import('../../src/config/pipeline.js')
   const { pino } = await import('pino')
   const app = await buildServer(await loadConfigText('routes:\n  /e:\n    command: [/usr/bin/env]\n', {}, { source: 'x', baseDir: '/' }), { logger: pino({ level: 'silent' }) })
   t.teardown(() => app.close())

@@ -1,8 +1,11 @@
 import { watch, type FSWatcher } from 'node:fs'
+import type { Server as HttpsServer } from 'node:https'
 import { basename, dirname, resolve } from 'node:path'
 import { isDeepStrictEqual } from 'node:util'
-import type { Config } from './config/load.js'
-import type { TlsSpec } from './config/security.js'
+import type { FastifyInstance } from 'fastify'
+import type { Config, LoadedConfig } from '../config/model.js'
+import type { TlsSpec } from '../config/security.js'
+import { largestMessage, type ServerState } from './state.js'
 
 /** How long file events are gathered before one reload (editors write in several steps), in ms. */
 export const WATCH_SETTLE_MS = 100
@@ -57,4 +60,33 @@ export function restartKeys (built: Config, next: Config): string[] {
     ['static', files(built), files(next)]
   ]
   return settings.filter(([, x, y]) => !isDeepStrictEqual(x, y)).map(([key]) => key)
+}
+
+/**
+ * What `app.wsexec.reload(config)` does for a server built with `built`: new sessions get
+ * `config`'s routes and limits; a renewed TLS certificate (same TLS mode) takes effect for new
+ * handshakes; settings only a restart applies are logged as such.
+ */
+export function reloader (app: FastifyInstance, state: ServerState, built: LoadedConfig): (config: LoadedConfig) => void {
+  /** The certificate, key and CA new TLS handshakes use. */
+  let pem = built.security.tls?.pem ?? null
+  return (config) => {
+    state.routing = state.compile(config)
+    state.counter.setServerLimits(config.security)
+    app.server.maxConnections = config.security.maxConnections
+    app.server.keepAliveTimeout = config.security.keepAliveTimeoutMs
+    app.websocketServer.options.maxPayload = largestMessage(config)
+    app.log.info({ routes: config.routes.length, source: config.source }, 'configuration reloaded')
+    const keys = restartKeys(built, config)
+    // The files are read again: a renewed certificate needs no restart. A new TLS mode does, and
+    // until then the files stay as they are (a server that asks for client certificates keeps its CA).
+    const next = config.security.tls?.pem ?? null
+    if (pem !== null && next !== null && !keys.includes('tls') && !isDeepStrictEqual(pem, next)) {
+      pem = next
+      const server = app.server as HttpsServer
+      server.setSecureContext(pem)
+      app.log.info({ cert: (config.security.tls as TlsSpec).cert }, 'TLS certificate reloaded')
+    }
+    if (keys.length > 0) app.log.warn({ keys }, 'restart to apply these settings')
+  }
 }

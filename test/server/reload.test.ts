@@ -1,6 +1,6 @@
 import t from 'tap'
-import { parseConfig } from '../src/config/load.js'
-import { restartKeys } from '../src/reload.js'
+import { parseConfig } from '../../src/config/load.js'
+import { restartKeys } from '../../src/server/reload.js'
 
 const ROUTES = 'routes:\n  /a:\n    command: [cat]\n'
 

@@ -1,0 +1,118 @@
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import type { LoadedConfig, LoadedRoute } from '../config/model.js'
+import { splitUrl } from '../url.js'
+import { AuthFailures } from '../security/failures.js'
+import type { Pass } from '../security/guard.js'
+import { SessionCounter } from '../security/limits.js'
+import { routeEnvironments } from '../session/env.js'
+import type { Session } from '../session/session.js'
+import { Metrics } from './metrics.js'
+import { compileRoutes, type RouteMatch, type RouteTable } from './routes.js'
+
+/** The live state of a server and what operations can do with it (`app.wsexec`). */
+export interface WsexecState {
+  readonly sessions: ReadonlySet<Session>
+  /** The configuration new sessions get. */
+  readonly config: LoadedConfig
+  /** True from the start of a drain on: readiness fails and new upgrades get 503. */
+  readonly draining: boolean
+  readonly metrics: Metrics
+  /** The server for metrics on their own port (`metrics.port`), not listening yet; else undefined. */
+  readonly metricsServer: FastifyInstance | undefined
+  /** New sessions get `config` (routes resolved); running sessions keep theirs. */
+  reload (config: LoadedConfig): void
+  /**
+   * Stops accepting sessions, lets running ones finish for up to `timeoutMs` (default
+   * `shutdown.drainTimeout`; sessions whose program never started are not waited for), then
+   * closes the rest with 1001 and ends their processes. Always ends: see {@link closeSessions}.
+   */
+  drain (timeoutMs?: number): Promise<void>
+  /** Ends every session at once (1001, SIGKILL, connection dropped); a drain under way stops waiting. */
+  kill (): void
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    wsexec: WsexecState
+  }
+  interface FastifyRequest {
+    wsexecMatch: RouteMatch<LoadedRoute> | null
+    wsexecPass: Pass | null
+  }
+}
+
+type StartSession = typeof import('../session/assemble.js').startSession
+
+/** What a configuration becomes for matching and session assembly; replaced whole by a reload. */
+export interface Routing {
+  readonly config: LoadedConfig
+  readonly table: RouteTable<LoadedRoute>
+  /** Each route's constant environment (`passEnv` and the fixed CGI variables). */
+  readonly envs: ReadonlyMap<LoadedRoute, Readonly<Record<string, string>>>
+}
+
+/**
+ * Everything one server instance shares between its plugins: the routing of the current
+ * configuration, the sessions, the drain flag, the admission counters and the metrics. One per
+ * {@link buildServer} call; nothing of it lives at module level.
+ */
+export class ServerState {
+  routing: Routing
+  draining = false
+  readonly sessions = new Set<Session>()
+  readonly metrics = new Metrics()
+  readonly counter: SessionCounter
+  readonly failures = new AuthFailures()
+  /** Aborted by a kill: nothing waits for sessions any more. */
+  readonly killed = new AbortController()
+  /** The server's environment, from which routes' `passEnv` variables are taken. */
+  readonly env: Readonly<Record<string, string | undefined>>
+
+  /** The session module's entry, once {@link loadSessions} has loaded it. */
+  #startSession: StartSession | undefined
+  #loading: Promise<void> | undefined
+
+  constructor (config: LoadedConfig, env: Readonly<Record<string, string | undefined>>) {
+    this.env = env
+    this.routing = this.compile(config)
+    this.counter = new SessionCounter(config.security)
+  }
+
+  /** The routing for `config`, with the server's environment. */
+  compile (config: LoadedConfig): Routing {
+    return { config, table: compileRoutes(config.routes), envs: routeEnvironments(config.routes, this.env) }
+  }
+
+  /**
+   * Loads the code that runs sessions (execa, the session, the wire formats): on the first
+   * upgrade or once the server listens, whichever comes first, so that start-up does not pay for it.
+   */
+  async loadSessions (): Promise<void> {
+    this.#loading ??= import('../session/assemble.js').then((m) => { this.#startSession = m.startSession })
+    return this.#loading
+  }
+
+  /** Starts the session of an admitted upgrade; only after {@link loadSessions} has resolved. */
+  get startSession (): StartSession {
+    return this.#startSession as StartSession
+  }
+
+  /**
+   * Sends a deliberate refusal and counts it by its error code:
+   * WSEXEC_ERR_ORIGIN_NOT_ALLOWED → `origin_not_allowed`.
+   */
+  refuse (reply: FastifyReply, err: FastifyError): FastifyReply {
+    this.metrics.refused(err.code.replace('WSEXEC_ERR_', '').toLowerCase())
+    return reply.send(err)
+  }
+}
+
+/** The request's path, without the query. */
+export function pathOf (request: FastifyRequest): string {
+  return splitUrl(request.url).path
+}
+
+/** ws's limit is server-wide: the largest route's; each session checks its route's own. */
+export function largestMessage (config: LoadedConfig): number {
+  return Math.max(...config.routes.map((r) => r.maxMessageBytes))
+}

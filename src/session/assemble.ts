@@ -1,0 +1,90 @@
+import { randomUUID } from 'node:crypto'
+import type { Socket } from 'node:net'
+import { performance } from 'node:perf_hooks'
+import type { FastifyRequest } from 'fastify'
+import type WebSocket from 'ws'
+import type { Route } from '../config/load.js'
+import type { Identity } from '../security/auth.js'
+import { visibleRequest } from '../security/secrets.js'
+import { watch } from '../security/watchdog.js'
+import { splitUrl } from '../url.js'
+import { sessionEnvironment } from './env.js'
+import { Session, type SessionSummary } from './session.js'
+import { streamsOf, type SessionStreams } from './streams.js'
+
+/** What the server learns about a session it did not start itself: it keeps the books. */
+export interface SessionHooks {
+  /** The session exists (before its process starts): it counts as running from now on. */
+  opened (session: Session): void
+  /** The process started `seconds` after the upgrade. */
+  started (route: string, seconds: number): void
+  /** The session ended; `wasStarted` tells whether its process ever started. */
+  ended (session: Session, summary: SessionSummary, wasStarted: boolean): void
+}
+
+/** A matched, admitted upgrade: everything a session is made of besides the connection. */
+export interface SessionOrder {
+  readonly route: Route
+  /** The whole argv, parameters filled in; its first element is the route's command. */
+  readonly argv: readonly string[]
+  readonly params: Readonly<Record<string, string>>
+  /** What follows the route's path on a `pathInfo` route; else empty. */
+  readonly pathInfo: string
+  /** Who the request authenticated as, if anyone. */
+  readonly identity: Identity | undefined
+  /** The route's constant environment (see `routeEnvironment`). */
+  readonly baseEnv: Readonly<Record<string, string>>
+  /** True when the server speaks TLS (`HTTPS=on`). */
+  readonly secure: boolean
+  /** The server-wide ping interval for the watchdog, in ms (0: off). */
+  readonly pingIntervalMs: number
+}
+
+/**
+ * Makes the session of an upgraded request and starts it: its id, the environment the program
+ * sees (only the headers and query it may see), its argv, the watchdog on its limits, and the
+ * hooks that keep the server's books. Never throws for the program's sake: a spawn failure is
+ * the session's own close code.
+ */
+export function startSession (ws: WebSocket, request: FastifyRequest, order: SessionOrder, hooks: SessionHooks): Session {
+  const upgraded = performance.now()
+  const { route } = order
+  const raw = request.raw
+  const socket = raw.socket as Socket
+  const id = randomUUID()
+  // The client's address, from X-Forwarded-For when the peer is a trusted proxy; none on a Unix socket.
+  const remoteAddress = request.ip ?? ''
+  const pathname = splitUrl(request.url).path
+  const visible = visibleRequest(raw.headers, request.url, route.passHeaders)
+  const env = sessionEnvironment(order.baseEnv, route, {
+    remoteAddress,
+    remotePort: socket.remotePort ?? 0,
+    serverPort: socket.localPort ?? 0,
+    url: visible.url,
+    pathname,
+    pathInfo: order.pathInfo,
+    headers: visible.headers,
+    secure: order.secure,
+    user: order.identity
+  }, order.params, id)
+  const session = new Session({
+    id,
+    route,
+    file: route.executable,
+    args: order.argv.slice(1),
+    env,
+    ws,
+    socket,
+    log: request.log,
+    remoteAddress,
+    streams: streamsOf(raw) as SessionStreams,
+    requestPath: pathname
+  })
+  hooks.opened(session)
+  watch(session, ws, { idleTimeoutMs: route.idleTimeoutMs, maxLifetimeMs: route.maxLifetimeMs, pingIntervalMs: order.pingIntervalMs })
+  session.start()
+  const started = session.pid !== undefined
+  if (started) hooks.started(route.path, (performance.now() - upgraded) / 1000)
+  session.done.then((summary) => hooks.ended(session, summary, started), () => {})
+  return session
+}
