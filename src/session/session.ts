@@ -9,15 +9,15 @@ import { CloseCode, closeForExit, closeForProtocolError, closeForSpawnError, typ
 import type { Route } from '../config/load.js'
 import type { SessionControls, SessionFraming } from './controls.js'
 import { descriptorShortage } from './descriptors.js'
-import type { Encoded, StreamName } from './framing.js'
+import type { Encoded, StreamName } from './wire/framing.js'
 import { Input } from './input.js'
-import { LineSplitter } from './line-splitter.js'
-import { sharedLines } from './lines.js'
+import { LineSplitter } from './wire/line-splitter.js'
+import { sharedLines } from './wire/lines.js'
 import { ProcessGroup } from './process-group.js'
 import { TerminalGroup, TerminalProcess } from './pty.js'
 import { receiveFast } from './receive.js'
 import { stderrUse, type SessionStreams } from './streams.js'
-import { sessionFraming } from './terminal-framing.js'
+import { sessionFraming } from './wire/terminal-framing.js'
 
 /** Bytes of frames the server lets wait in the socket before it stops reading the program's output. */
 export const OUTPUT_HIGH_WATER_BYTES = 256 * 1024

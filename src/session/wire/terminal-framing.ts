@@ -1,10 +1,10 @@
 import { StringDecoder } from 'node:string_decoder'
-import type { Route } from '../config/load.js'
+import type { Route } from '../../config/load.js'
 import { ChannelFraming, isSide } from './channels.js'
-import { EOF_CHARACTER, type SessionControls, type SessionFraming } from './controls.js'
+import { EOF_CHARACTER, type SessionControls, type SessionFraming } from '../controls.js'
 import { encodeFrames, Opcode } from './frames.js'
 import { BinaryFraming, framingFor, type Encoded, type Framing, type StreamName } from './framing.js'
-import type { SessionStreams } from './streams.js'
+import type { SessionStreams } from '../streams.js'
 
 /** The first byte of a text message that may be a JSON control. */
 const BRACE = 0x7b

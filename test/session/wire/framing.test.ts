@@ -1,7 +1,7 @@
 import t from 'tap'
-import { parseConfig } from '../../src/config/load.js'
-import { BinaryFraming, framingFor, TextFraming } from '../../src/session/framing.js'
-import { decodeFrames } from '../helpers/receiver.js'
+import { parseConfig } from '../../../src/config/load.js'
+import { BinaryFraming, framingFor, TextFraming } from '../../../src/session/wire/framing.js'
+import { decodeFrames } from '../../helpers/receiver.js'
 
 function written (decode: (input: Buffer[]) => number): string[] {
   const input: Buffer[] = []

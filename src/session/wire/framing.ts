@@ -1,4 +1,4 @@
-import type { Route } from '../config/load.js'
+import type { Route } from '../../config/load.js'
 import { encodeFrames, encodeLines, Opcode } from './frames.js'
 import { LineSplitter } from './line-splitter.js'
 import { sharedLines } from './lines.js'
