@@ -30,6 +30,7 @@ export class Metrics {
   readonly #spawn: Histogram<'route'>
   readonly #messages: Counter<'route' | 'direction'>
   readonly #bytes: Counter<'route' | 'direction'>
+  readonly #fastReceive: Gauge
 
   constructor () {
     const registers = [this.registry]
@@ -41,6 +42,7 @@ export class Metrics {
     this.#spawn = new Histogram({ name: 'wsexec_process_start_seconds', help: 'Time from the upgrade to the process start, by route', labelNames: ['route'], buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1], registers })
     this.#messages = new Counter({ name: 'wsexec_messages_total', help: 'WebSocket messages, by route and direction (in: client to program, out: program to client)', labelNames: ['route', 'direction'], registers })
     this.#bytes = new Counter({ name: 'wsexec_bytes_total', help: 'Bytes carried, by route and direction (in: message payloads, out: frames)', labelNames: ['route', 'direction'], registers })
+    this.#fastReceive = new Gauge({ name: 'wsexec_fast_receive_active', help: '1 while client frames are read by the fast path, 0 when ws reads them all (another ws version, or an unexpected receiver)', registers })
   }
 
   /** A session of `route` started its process after `seconds`. */
@@ -58,6 +60,11 @@ export class Metrics {
     this.#messages.inc({ route, direction: 'out' }, summary.out.messages)
     this.#bytes.inc({ route, direction: 'in' }, summary.in.bytes)
     this.#bytes.inc({ route, direction: 'out' }, summary.out.bytes)
+  }
+
+  /** Whether client frames are read by the fast path (see FastReceive). */
+  fastReceive (active: boolean): void {
+    this.#fastReceive.set(active ? 1 : 0)
   }
 
   /** A request was refused before any process started. */

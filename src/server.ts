@@ -20,10 +20,12 @@ import { hostAllowed, hostsFor } from './security/hosts.js'
 import { SessionCounter } from './security/limits.js'
 import { visibleRequest } from './security/secrets.js'
 import { transportOptions } from './security/tls.js'
-import { watch } from './session/watchdog.js'
+import { assertRawWritable, WsConnection } from './session/connection.js'
 import { routeEnvironment, sessionEnvironment } from './session/env.js'
+import { FastReceive } from './session/receive.js'
 import { Session } from './session/session.js'
 import { answerProtocol, negotiateStreams, offeredProtocols, rememberStreams, streamsOf, type SessionStreams } from './session/streams.js'
+import { Lines } from './session/wire/lines.js'
 import { closeSessions, settledWithin } from './shutdown.js'
 import { VERSION } from './version.js'
 
@@ -105,6 +107,8 @@ export async function buildServer (options: ServerOptions): Promise<FastifyInsta
   let draining = false
   const sessions = new Set<Session>()
   const metrics = new Metrics()
+  /** Filled and emptied synchronously by one session at a time: the server's sessions share it. */
+  const lines = new Lines()
   const { health, metrics: metricsConfig, security } = options.config
   const counter = new SessionCounter(security)
   const failures = new AuthFailures()
@@ -187,6 +191,11 @@ export async function buildServer (options: ServerOptions): Promise<FastifyInsta
       if (keys.length > 0) app.log.warn({ keys }, 'restart to apply these settings')
     }
   })
+  const fastReceive = new FastReceive((reason) => {
+    app.log.warn({ reason }, 'fast receive off')
+    metrics.fastReceive(false)
+  })
+  metrics.fastReceive(fastReceive.active)
   app.decorateRequest('wsexecMatch', null)
   app.decorateRequest('wsexecPass', null)
 
@@ -205,6 +214,7 @@ export async function buildServer (options: ServerOptions): Promise<FastifyInsta
       app.websocketServer.close()
     }
   })
+  assertRawWritable(app.websocketServer)
 
   // Before anything else, on every server: a Host that is not allowed is DNS rebinding (or a
   // misdirected request). The default depends on where the connection came in.
@@ -343,15 +353,15 @@ export async function buildServer (options: ServerOptions): Promise<FastifyInsta
         file: route.executable,
         args: buildArgv(match).slice(1),
         env: childEnv,
-        ws,
-        socket,
+        connection: new WsConnection(ws, socket, fastReceive),
         log: request.log,
         remoteAddress,
         streams: streamsOf(raw) as SessionStreams,
-        requestPath: pathname
+        requestPath: pathname,
+        lines,
+        watchdog: { idleTimeoutMs: route.idleTimeoutMs, maxLifetimeMs: route.maxLifetimeMs, pingIntervalMs: routing.config.security.pingIntervalMs }
       })
       sessions.add(session)
-      watch(session, ws, { idleTimeoutMs: route.idleTimeoutMs, maxLifetimeMs: route.maxLifetimeMs, pingIntervalMs: routing.config.security.pingIntervalMs })
       session.start()
       const started = session.pid !== undefined
       if (started) metrics.started(route.path, (performance.now() - upgraded) / 1000)
