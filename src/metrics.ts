@@ -62,6 +62,30 @@ export class Metrics {
     this.#bytes.inc({ route, direction: 'out' }, summary.out.bytes)
   }
 
+  /**
+   * Exposes `wsexec_buffered_bytes`: the bytes the server holds for `sessions` right now, by
+   * direction (to_client: frames not yet sent; to_program: input not yet written), summed at scrape time.
+   */
+  trackBuffered (sessions: Iterable<{ bufferedBytes (): { toClient: number, toProgram: number } }>): void {
+    new Gauge({ // eslint-disable-line no-new -- the registry keeps it
+      name: 'wsexec_buffered_bytes',
+      help: 'Bytes held by the server for its sessions, by direction (to_client: frames not yet sent; to_program: input not yet written)',
+      labelNames: ['direction'],
+      registers: [this.registry],
+      collect () {
+        let toClient = 0
+        let toProgram = 0
+        for (const session of sessions) {
+          const held = session.bufferedBytes()
+          toClient += held.toClient
+          toProgram += held.toProgram
+        }
+        this.set({ direction: 'to_client' }, toClient)
+        this.set({ direction: 'to_program' }, toProgram)
+      }
+    })
+  }
+
   /** Whether client frames are read by the fast path (see FastReceive). */
   fastReceive (active: boolean): void {
     this.#fastReceive.set(active ? 1 : 0)

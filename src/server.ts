@@ -107,6 +107,7 @@ export async function buildServer (options: ServerOptions): Promise<FastifyInsta
   let draining = false
   const sessions = new Set<Session>()
   const metrics = new Metrics()
+  metrics.trackBuffered(sessions)
   /** Filled and emptied synchronously by one session at a time: the server's sessions share it. */
   const lines = new Lines()
   const { health, metrics: metricsConfig, security } = options.config

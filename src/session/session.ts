@@ -1,4 +1,3 @@
-import { EventEmitter } from 'node:events'
 import { performance } from 'node:perf_hooks'
 import type { Writable } from 'node:stream'
 import type { FastifyBaseLogger } from 'fastify'
@@ -6,6 +5,7 @@ import { CloseCode, closeForExit, closeForSpawnError, type Close } from '../clos
 import type { Route } from '../config/load.js'
 import type { Connection, ConnectionListener } from './connection.js'
 import type { SessionControls, SessionFraming } from './controls.js'
+import { flowChannel, type FlowEvent } from './flow.js'
 import { Input } from './input.js'
 import { Program, type ProgramListener, type SpawnFailure } from './program.js'
 import type { SessionStreams } from './streams.js'
@@ -63,10 +63,10 @@ export interface SessionSummary {
  * leaves, stdin is closed, and the process group gets SIGTERM after `closeGrace` and SIGKILL after
  * `killGrace`. A program that cannot start (any error, thrown or emitted) closes with 1011
  * `spawn failed: CODE`. Every pipe is destroyed when the session ends.
- * Emits `output-paused`/`output-resumed` and `input-paused`/`input-resumed` when backpressure
- * stops and restarts a direction.
+ * Backpressure in either direction is published on the `wsexec:session:flow` diagnostics channel
+ * (see {@link FlowEvent}).
  */
-export class Session extends EventEmitter {
+export class Session {
   readonly id: string
   readonly route: Route
   readonly #o: SessionOptions
@@ -91,14 +91,13 @@ export class Session extends EventEmitter {
   #resolveSettled!: () => void
 
   constructor (options: SessionOptions) {
-    super()
     this.id = options.id
     this.route = options.route
     this.#o = options
     this.#connection = options.connection
     this.#program = new Program(options)
     this.#framing = sessionFraming(options.route, options.streams, this.#controls(), options.lines)
-    this.#input = new Input(this.#framing, this.#connection, () => this.emit('input-paused'), () => this.emit('input-resumed'))
+    this.#input = new Input(this.#framing, this.#connection, () => this.#flow('input-paused'), () => this.#flow('input-resumed'))
     this.#done = new Promise((resolve) => { this.#resolveDone = resolve })
     this.#settled = new Promise((resolve) => { this.#resolveSettled = resolve })
   }
@@ -129,7 +128,7 @@ export class Session extends EventEmitter {
     return this.#program.pid
   }
 
-  /** Bytes the server holds for this session: frames not yet sent, and input not yet written. */
+  /** Bytes the server holds for this session: frames not yet sent, and input not yet written (see `wsexec_buffered_bytes`). */
   bufferedBytes (): { toClient: number, toProgram: number } {
     const { toClient, fromClient } = this.#connection.buffered
     return { toClient, toProgram: this.#input.buffered + fromClient }
@@ -208,13 +207,21 @@ export class Session extends EventEmitter {
     if (encoded === null || this.#clientGone || this.#closeSent !== undefined) return
     this.#out.messages += encoded.messages
     this.#out.bytes += encoded.payloadBytes
-    if (this.#connection.send(encoded.bytes)) return
+    const ok = this.#connection.send(encoded.bytes)
+    this.#flow('output-sent')
+    if (ok) return
     this.#program.pauseOutput()
-    this.emit('output-paused')
+    this.#flow('output-paused')
     this.#connection.whenDrained(() => {
       this.#program.resumeOutput()
-      this.emit('output-resumed')
+      this.#flow('output-resumed')
     })
+  }
+
+  /** Tells the flow channel's subscribers (tests, tools), if any. */
+  #flow (event: FlowEvent['event']): void {
+    if (!flowChannel.hasSubscribers) return
+    flowChannel.publish({ session: this.id, event, ...this.bufferedBytes() })
   }
 
   /** The program never started: 1011 with the error's code, and nothing left to wait for. */
