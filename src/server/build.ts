@@ -28,7 +28,7 @@ export interface ServerOptions {
  * endpoints and the upgrade route, which hands admitted upgrades to `session/assemble`.
  */
 export async function buildServer (config: LoadedConfig, options: ServerOptions): Promise<FastifyInstance> {
-  const state = new ServerState(config, options.env ?? {})
+  const state = new ServerState(config, options.env ?? {}, options.logger)
   const { app, metricsServer } = createServers(config, options.logger, state)
   const { drain, closeAll, kill } = drainer(state, app.log)
   const reload = reloader(app, state, config)

@@ -30,6 +30,7 @@ export class Metrics {
   readonly #spawn: Histogram<'route'>
   readonly #messages: Counter<'route' | 'direction'>
   readonly #bytes: Counter<'route' | 'direction'>
+  readonly #fastReceive: Gauge
 
   constructor () {
     const registers = [this.registry]
@@ -41,6 +42,7 @@ export class Metrics {
     this.#spawn = new Histogram({ name: 'wsexec_process_start_seconds', help: 'Time from the upgrade to the process start, by route', labelNames: ['route'], buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1], registers })
     this.#messages = new Counter({ name: 'wsexec_messages_total', help: 'WebSocket messages, by route and direction (in: client to program, out: program to client)', labelNames: ['route', 'direction'], registers })
     this.#bytes = new Counter({ name: 'wsexec_bytes_total', help: 'Bytes carried, by route and direction (in: message payloads, out: frames)', labelNames: ['route', 'direction'], registers })
+    this.#fastReceive = new Gauge({ name: 'wsexec_fast_receive_active', help: '1 while client frames are read by the fast path, 0 when ws reads them all (another ws version, or an unexpected receiver)', registers })
   }
 
   /** A session of `route` started its process after `seconds`. */
@@ -58,6 +60,35 @@ export class Metrics {
     this.#messages.inc({ route, direction: 'out' }, summary.out.messages)
     this.#bytes.inc({ route, direction: 'in' }, summary.in.bytes)
     this.#bytes.inc({ route, direction: 'out' }, summary.out.bytes)
+  }
+
+  /**
+   * Exposes `wsexec_buffered_bytes`: the bytes the server holds for `sessions` right now, by
+   * direction (to_client: frames not yet sent; to_program: input not yet written), summed at scrape time.
+   */
+  trackBuffered (sessions: Iterable<{ bufferedBytes (): { toClient: number, toProgram: number } }>): void {
+    new Gauge({ // eslint-disable-line no-new -- the registry keeps it
+      name: 'wsexec_buffered_bytes',
+      help: 'Bytes held by the server for its sessions, by direction (to_client: frames not yet sent; to_program: input not yet written)',
+      labelNames: ['direction'],
+      registers: [this.registry],
+      collect () {
+        let toClient = 0
+        let toProgram = 0
+        for (const session of sessions) {
+          const held = session.bufferedBytes()
+          toClient += held.toClient
+          toProgram += held.toProgram
+        }
+        this.set({ direction: 'to_client' }, toClient)
+        this.set({ direction: 'to_program' }, toProgram)
+      }
+    })
+  }
+
+  /** Whether client frames are read by the fast path (see FastReceive). */
+  fastReceive (active: boolean): void {
+    this.#fastReceive.set(active ? 1 : 0)
   }
 
   /** A request was refused before any process started. */

@@ -1,11 +1,13 @@
-import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import type { FastifyBaseLogger, FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import type { LoadedConfig, LoadedRoute } from '../config/model.js'
-import { splitUrl } from '../url.js'
 import { AuthFailures } from '../security/failures.js'
 import type { Pass } from '../security/guard.js'
 import { SessionCounter } from '../security/limits.js'
 import { routeEnvironments } from '../session/env.js'
+import { FastReceive } from '../session/receive.js'
 import type { Session } from '../session/session.js'
+import { Lines } from '../session/wire/lines.js'
+import { splitUrl } from '../url.js'
 import { Metrics } from './metrics.js'
 import { compileRoutes, type RouteMatch, type RouteTable } from './routes.js'
 
@@ -61,6 +63,10 @@ export class ServerState {
   draining = false
   readonly sessions = new Set<Session>()
   readonly metrics = new Metrics()
+  /** Filled and emptied synchronously by one session at a time: the server's sessions share it. */
+  readonly lines = new Lines()
+  /** Whether client frames are read by the fast path (off, logged and counted, when ws is not the expected one). */
+  readonly fastReceive: FastReceive
   readonly counter: SessionCounter
   readonly failures = new AuthFailures()
   /** Aborted by a kill: nothing waits for sessions any more. */
@@ -72,8 +78,14 @@ export class ServerState {
   #startSession: StartSession | undefined
   #loading: Promise<void> | undefined
 
-  constructor (config: LoadedConfig, env: Readonly<Record<string, string | undefined>>) {
+  constructor (config: LoadedConfig, env: Readonly<Record<string, string | undefined>>, log: FastifyBaseLogger) {
     this.env = env
+    this.metrics.trackBuffered(this.sessions)
+    this.fastReceive = new FastReceive((reason) => {
+      log.warn({ reason }, 'fast receive off')
+      this.metrics.fastReceive(false)
+    })
+    this.metrics.fastReceive(this.fastReceive.active)
     this.routing = this.compile(config)
     this.counter = new SessionCounter(config.security)
   }

@@ -97,7 +97,9 @@ async function upgrade (app: FastifyInstance, { state, browser, console, secure 
         identity: pass.identity,
         baseEnv: routing.envs.get(route) as Record<string, string>,
         secure,
-        pingIntervalMs: routing.config.security.pingIntervalMs
+        pingIntervalMs: routing.config.security.pingIntervalMs,
+        lines: state.lines,
+        fastReceive: state.fastReceive
       }, {
         opened: (session) => sessions.add(session),
         started: (path, seconds) => metrics.started(path, seconds),

@@ -2,6 +2,7 @@ import websocket from '@fastify/websocket'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import type WebSocket from 'ws'
+import { assertRawWritable } from '../session/connection.js'
 import { answerProtocol } from '../session/streams.js'
 
 /** What the WebSocket plugin needs. */
@@ -32,6 +33,7 @@ async function registerWebSocket (app: FastifyInstance, { maxPayload, closeAll }
       app.websocketServer.close()
     }
   })
+  assertRawWritable(app.websocketServer)
 }
 
 /** {@link registerWebSocket} as a plugin that shares the server's scope. */

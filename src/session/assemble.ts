@@ -6,11 +6,13 @@ import type WebSocket from 'ws'
 import type { Route } from '../config/load.js'
 import type { Identity } from '../security/auth.js'
 import { visibleRequest } from '../security/secrets.js'
-import { watch } from '../security/watchdog.js'
 import { splitUrl } from '../url.js'
+import { WsConnection } from './connection.js'
 import { sessionEnvironment } from './env.js'
+import type { FastReceive } from './receive.js'
 import { Session, type SessionSummary } from './session.js'
 import { streamsOf, type SessionStreams } from './streams.js'
+import type { Lines } from './wire/lines.js'
 
 /** What the server learns about a session it did not start itself: it keeps the books. */
 export interface SessionHooks {
@@ -38,6 +40,10 @@ export interface SessionOrder {
   readonly secure: boolean
   /** The server-wide ping interval for the watchdog, in ms (0: off). */
   readonly pingIntervalMs: number
+  /** The server's line buffer, shared by its sessions (filled and emptied synchronously by one at a time). */
+  readonly lines: Lines
+  /** The server's client-frame fast path. */
+  readonly fastReceive: FastReceive
 }
 
 /**
@@ -73,15 +79,15 @@ export function startSession (ws: WebSocket, request: FastifyRequest, order: Ses
     file: route.executable,
     args: order.argv.slice(1),
     env,
-    ws,
-    socket,
+    connection: new WsConnection(ws, socket, order.fastReceive),
     log: request.log,
     remoteAddress,
     streams: streamsOf(raw) as SessionStreams,
-    requestPath: pathname
+    requestPath: pathname,
+    lines: order.lines,
+    watchdog: { idleTimeoutMs: route.idleTimeoutMs, maxLifetimeMs: route.maxLifetimeMs, pingIntervalMs: order.pingIntervalMs }
   })
   hooks.opened(session)
-  watch(session, ws, { idleTimeoutMs: route.idleTimeoutMs, maxLifetimeMs: route.maxLifetimeMs, pingIntervalMs: order.pingIntervalMs })
   session.start()
   const started = session.pid !== undefined
   if (started) hooks.started(route.path, (performance.now() - upgraded) / 1000)

@@ -1,5 +1,5 @@
 import type { Close } from '../close-codes.js'
-import type { Encoded, Framing } from './framing.js'
+import type { Encoded, Framing } from './wire/framing.js'
 
 /** The terminal's end-of-file character (VEOF, Ctrl-D), typed for the client's end of input on a PTY route. */
 export const EOF_CHARACTER = Buffer.from([0x04])

@@ -1,5 +1,5 @@
 import type { Writable } from 'node:stream'
-import type { Framing } from './framing.js'
+import type { Framing } from './wire/framing.js'
 
 /**
  * Bytes of input the server lets wait for the program's stdin before it stops reading the socket

@@ -54,9 +54,4 @@ export class ProcessGroup {
     this.#terminating = true
     this.signal('SIGKILL')
   }
-
-  /** True while a SIGKILL may still be sent. */
-  get pending (): boolean {
-    return this.#timer !== undefined
-  }
 }

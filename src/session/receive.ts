@@ -1,5 +1,51 @@
 import { isUtf8 } from 'node:buffer'
+import { createRequire } from 'node:module'
 import type { WebSocket } from 'ws'
+
+/** The ws releases whose receiver the fast path was written for and tested with (ws is pinned to them). */
+export const FAST_RECEIVE_WS = /^8\.23\.[0-9]+$/
+
+/**
+ * The version of the ws that builds the server's receivers: the copy @fastify/websocket resolves
+ * (its own nested one, if it has one), not necessarily the top-level one.
+ */
+export function serverWsVersion (): string {
+  const fastifyWebsocket = createRequire(import.meta.url).resolve('@fastify/websocket')
+  return (createRequire(fastifyWebsocket)('ws/package.json') as { version: string }).version
+}
+
+/**
+ * Whether one server reads client frames with {@link receiveFast}: on when the ws that builds its
+ * receivers is the version the fast path was written for, and as long as every receiver has the
+ * expected shape. `onInactive` is called once, with the reason, when it is (or turns) off.
+ */
+export class FastReceive {
+  #active = true
+  readonly #onInactive: (reason: string) => void
+
+  constructor (onInactive: (reason: string) => void, wsVersion = serverWsVersion()) {
+    this.#onInactive = onInactive
+    if (!FAST_RECEIVE_WS.test(wsVersion)) this.#off(`ws ${wsVersion} is not the version the fast path was written for (8.23.x)`)
+  }
+
+  /** True while connections are read with the fast path. */
+  get active (): boolean {
+    return this.#active
+  }
+
+  /** Reads `ws` with the fast path when it is on; false (and off from then on) when the receiver is not the expected one. */
+  attach (ws: WebSocket): boolean {
+    if (!this.#active) return false
+    if (receiveFast(ws)) return true
+    this.#off('the ws receiver does not have the shape the fast path reads')
+    return false
+  }
+
+  #off (reason: string): void {
+    this.#active = false
+    this.#onInactive(reason)
+  }
+}
 
 /**
  * The parts of ws 8's `Receiver` (a Writable fed by the socket's `data` listener) that the fast

@@ -1,26 +1,18 @@
-import { EventEmitter } from 'node:events'
-import type { Socket } from 'node:net'
 import { performance } from 'node:perf_hooks'
-import type { Readable, Writable } from 'node:stream'
-import { execa } from 'execa'
+import type { Writable } from 'node:stream'
 import type { FastifyBaseLogger } from 'fastify'
-import WebSocket from 'ws'
-import { CloseCode, closeForExit, closeForProtocolError, closeForSpawnError, type Close } from '../close-codes.js'
+import { CloseCode, closeForExit, closeForSpawnError, type Close } from '../close-codes.js'
 import type { Route } from '../config/load.js'
+import type { Connection, ConnectionListener } from './connection.js'
 import type { SessionControls, SessionFraming } from './controls.js'
-import { descriptorShortage } from './descriptors.js'
-import type { Encoded, StreamName } from './framing.js'
+import { flowChannel, type FlowEvent } from './flow.js'
 import { Input } from './input.js'
-import { LineSplitter } from './line-splitter.js'
-import { sharedLines } from './lines.js'
-import { ProcessGroup } from './process-group.js'
-import { TerminalGroup, TerminalProcess } from './pty.js'
-import { receiveFast } from './receive.js'
-import { stderrUse, type SessionStreams } from './streams.js'
-import { sessionFraming } from './terminal-framing.js'
-
-/** Bytes of frames the server lets wait in the socket before it stops reading the program's output. */
-export const OUTPUT_HIGH_WATER_BYTES = 256 * 1024
+import { Program, type ProgramListener, type SpawnFailure } from './program.js'
+import type { SessionStreams } from './streams.js'
+import type { WatchdogLimits } from './watchdog.js'
+import type { Encoded } from './wire/framing.js'
+import type { Lines } from './wire/lines.js'
+import { sessionFraming } from './wire/terminal-framing.js'
 
 /** What a session needs: the program to start and the connection it serves. */
 export interface SessionOptions {
@@ -30,9 +22,8 @@ export interface SessionOptions {
   readonly file: string
   readonly args: readonly string[]
   readonly env: Readonly<Record<string, string>>
-  readonly ws: WebSocket
-  /** The connection's TCP socket, to which output frames are written directly. */
-  readonly socket: Socket
+  /** The client side: a {@link WsConnection} (or a fake one in tests). */
+  readonly connection: Connection
   /** The request's logger; every line also names the session and the route (no child logger per session: memory). */
   readonly log: FastifyBaseLogger
   readonly remoteAddress: string
@@ -40,6 +31,10 @@ export interface SessionOptions {
   readonly streams: SessionStreams
   /** The path the client asked for (`/count/5`), logged beside the route's pattern. */
   readonly requestPath: string
+  /** Where output lines are split: one per server, shared by its sessions (see {@link Lines}). */
+  readonly lines: Lines
+  /** Idle timeout, maximum lifetime and ping interval; without it the session is not watched. */
+  readonly watchdog?: WatchdogLimits
 }
 
 /** Message and byte counts of one direction. */
@@ -62,61 +57,47 @@ export interface SessionSummary {
 }
 
 /**
- * One WebSocket connection bridged to one process: output becomes frames (see {@link SessionFraming}),
- * messages become input, with backpressure both ways. When the program ends, its output is
- * delivered and the close code carries its exit status; when the client leaves, stdin is closed,
- * and the process group gets SIGTERM after `closeGrace` and SIGKILL after `killGrace`. A program
- * that cannot start (any error, thrown or emitted) closes with 1011 `spawn failed: CODE`. Output
- * pipes still held open by another process once the program has exited are destroyed after
- * `closeGrace + killGrace`, and every pipe is destroyed when the session ends.
- * Emits `output-paused`/`output-resumed` and `input-paused`/`input-resumed` when backpressure
- * stops and restarts a direction.
+ * The pipe between a client {@link Connection} and a {@link Program}: output becomes frames (see
+ * {@link SessionFraming}), messages become input, with backpressure both ways. When the program
+ * ends, its output is delivered and the close code carries its exit status; when the client
+ * leaves, stdin is closed, and the process group gets SIGTERM after `closeGrace` and SIGKILL after
+ * `killGrace`. A program that cannot start (any error, thrown or emitted) closes with 1011
+ * `spawn failed: CODE`. Every pipe is destroyed when the session ends.
+ * Backpressure in either direction is published on the `wsexec:session:flow` diagnostics channel
+ * (see {@link FlowEvent}).
  */
-export class Session extends EventEmitter {
+export class Session {
   readonly id: string
   readonly route: Route
   readonly #o: SessionOptions
+  readonly #connection: Connection
+  readonly #program: Program
   readonly #framing: SessionFraming
   readonly #input: Input
   readonly #started = performance.now()
   readonly #in: Traffic = { messages: 0, bytes: 0 }
   readonly #out: Traffic = { messages: 0, bytes: 0 }
-  #child: ReturnType<typeof spawnProgram> | TerminalProcess | undefined
-  #group: ProcessGroup | undefined
-  #outputs: Readable[] = []
-  #openOutputs = 0
   #exit: { code: number | null, signal: string | null } | undefined
   #spawnError: string | null = null
   #clientGone = false
   #closeSent: Close | undefined
   #closeCode: number = CloseCode.NORMAL
-  #graceTimer: NodeJS.Timeout | undefined
-  /** After the exit: destroys output pipes that something else still holds open. */
-  #orphanTimer: NodeJS.Timeout | undefined
   /** After a server shutdown: drops a client that has not completed the close handshake. */
   #disconnectTimer: NodeJS.Timeout | undefined
   #finished = false
-  /** `performance.now()` of the last message either way, for idle timeouts. */
-  lastActivity = performance.now()
-  /** `performance.now()` of the last client message, which proves the peer alive as a pong does. */
-  lastInput = 0
-  /** `performance.now()` when reading the client last resumed after input backpressure (0: never). */
-  inputResumedAt = 0
   readonly #done: Promise<SessionSummary>
   #resolveDone!: (summary: SessionSummary) => void
   readonly #settled: Promise<void>
   #resolveSettled!: () => void
 
   constructor (options: SessionOptions) {
-    super()
     this.id = options.id
     this.route = options.route
     this.#o = options
-    this.#framing = sessionFraming(options.route, options.streams, this.#controls())
-    this.#input = new Input(this.#framing, options.ws, () => this.emit('input-paused'), () => {
-      this.inputResumedAt = performance.now()
-      this.emit('input-resumed')
-    })
+    this.#connection = options.connection
+    this.#program = new Program(options)
+    this.#framing = sessionFraming(options.route, options.streams, this.#controls(), options.lines)
+    this.#input = new Input(this.#framing, this.#connection, () => this.#flow('input-paused'), () => this.#flow('input-resumed'))
     this.#done = new Promise((resolve) => { this.#resolveDone = resolve })
     this.#settled = new Promise((resolve) => { this.#resolveSettled = resolve })
   }
@@ -144,50 +125,26 @@ export class Session extends EventEmitter {
 
   /** The process id, once started. */
   get pid (): number | undefined {
-    return this.#child?.pid
+    return this.#program.pid
   }
 
-  /** Bytes the server holds for this session: frames not yet sent, and input not yet written. */
+  /** Bytes the server holds for this session: frames not yet sent, and input not yet written (see `wsexec_buffered_bytes`). */
   bufferedBytes (): { toClient: number, toProgram: number } {
-    return {
-      toClient: this.#o.socket.writableLength,
-      toProgram: this.#input.buffered + this.#o.socket.readableLength
-    }
+    const { toClient, fromClient } = this.#connection.buffered
+    return { toClient, toProgram: this.#input.buffered + fromClient }
   }
 
   /** Starts the program and bridges it to the connection; a failure to start ends the session with 1011. */
   start (): void {
-    const { route, ws } = this.#o
-    receiveFast(ws)
-    ws.on('message', (data: Buffer, isBinary: boolean) => this.#onMessage(data, isBinary))
-    ws.once('close', (code: number) => this.#onClientClose(code))
-    ws.on('error', (err: NodeJS.ErrnoException) => this.#onProtocolError(err))
-    let child: ReturnType<typeof spawnProgram> | TerminalProcess
-    try {
-      child = route.tty ? spawnTerminal(this.#o) : spawnProgram(this.#o)
-    } catch (err) {
-      // Out of descriptors (EMFILE, ENFILE) or invalid arguments (execa's TypeError for a NUL byte).
-      const { code, message } = err as NodeJS.ErrnoException
-      this.#spawnFailed(code ?? 'ERR_INVALID_ARG_VALUE', message)
-      return
-    }
-    this.#child = child
-    if (child.pid === undefined) {
-      // ENOENT, EACCES, EAGAIN, E2BIG…: execa's result names the error (an 'error' event comes for
-      // some only). A terminal program always has a pid: forkpty throws or runs the program.
-      ;(child as ReturnType<typeof spawnProgram>).then((result) => this.#spawnFailed(String(result.code), String(result.shortMessage)))
-      return
-    }
-    child.once('exit', (code, signal) => this.#onExit(code, signal))
-    this.#group = route.tty ? new TerminalGroup(child.pid, route.killGraceMs) : new ProcessGroup(child.pid, route.killGraceMs)
-    this.#o.log.info({ ...this.#logFields(), childPid: child.pid, remote: this.#o.remoteAddress }, 'session start')
-    this.#input.attach(child.stdin as Writable)
+    const { route, watchdog } = this.#o
+    if (watchdog !== undefined) this.#connection.watch(watchdog, (close) => this.end(close))
+    this.#connection.start(this.#fromClient())
+    this.#program.start(this.#fromProgram(), (failure) => this.#spawnFailed(failure))
+    if (this.pid === undefined) return
+    this.#o.log.info({ ...this.#logFields(), childPid: this.pid, remote: this.#o.remoteAddress }, 'session start')
+    this.#input.attach(this.#program.stdin as Writable)
     // A channel session without stdin=true: the program reads end of input at once (a terminal stays open).
     if (!this.#o.streams.stdin && !route.tty) this.#input.end()
-    this.#watch(child.stdout as Readable, 'stdout')
-    const stderr = stderrUse(route, this.#o.streams)
-    if (stderr === 'frames') this.#watch(child.stderr as Readable, 'stderr')
-    else if (stderr === 'log') this.#logStderr(child.stderr as Readable)
   }
 
   /**
@@ -197,7 +154,7 @@ export class Session extends EventEmitter {
   shutdown (reason = 'server shutting down'): void {
     this.end({ code: CloseCode.GOING_AWAY, reason })
     if (this.#disconnectTimer === undefined && !this.#finished) {
-      this.#disconnectTimer = setTimeout(() => this.#o.ws.terminate(), this.route.killGraceMs)
+      this.#disconnectTimer = setTimeout(() => this.#connection.terminate(), this.route.killGraceMs)
     }
   }
 
@@ -205,114 +162,82 @@ export class Session extends EventEmitter {
   end (close: Close): void {
     this.#sendClose(close)
     this.#stopInput()
-    this.#group?.terminate()
+    this.#program.terminate()
   }
 
   /** Ends the session at once: close code 1001, SIGKILL to the process group, the connection dropped. */
   kill (reason = 'server shutting down'): void {
     this.#sendClose({ code: CloseCode.GOING_AWAY, reason })
     this.#stopInput()
-    this.#group?.kill()
-    this.#o.ws.terminate()
+    this.#program.kill()
+    this.#connection.terminate()
   }
 
-  #watch (stream: Readable, name: StreamName): void {
-    this.#outputs.push(stream)
-    this.#openOutputs++
-    let open = true
-    // 'end' at EOF; only 'close' when the pipe is destroyed (an orphan held it open) or fails.
-    const finish = (): void => {
-      if (!open) return
-      open = false
-      this.#send(this.#framing.flush(name))
-      this.#openOutputs--
-      if (this.#openOutputs === 0) clearTimeout(this.#orphanTimer)
-      this.#maybeClose()
+  #fromClient (): ConnectionListener {
+    return {
+      message: (data, isBinary) => {
+        this.#in.messages++
+        this.#in.bytes += data.length
+        // The server accepts the largest message of any route: this route's own limit is checked here.
+        if (data.length > this.route.maxMessageBytes) this.end({ code: CloseCode.MESSAGE_TOO_BIG, reason: 'message too big' })
+        this.#input.push(data, isBinary)
+      },
+      protocolError: (close) => this.#sendClose(close),
+      closed: (code) => this.#onClientClose(code)
     }
-    stream.on('data', (chunk: Buffer) => this.#send(this.#framing.encode(chunk, name)))
-    stream.once('end', finish)
-    stream.once('close', finish)
-    stream.on('error', ignoreStreamError)
+  }
+
+  #fromProgram (): ProgramListener {
+    return {
+      output: (chunk, stream) => this.#send(this.#framing.encode(chunk, stream)),
+      outputEnd: (stream) => {
+        this.#send(this.#framing.flush(stream))
+        this.#maybeClose()
+      },
+      stderrLine: (line) => this.#o.log.warn({ ...this.#logFields(), childPid: this.pid, stderr: line }, 'program stderr'),
+      exit: (code, signal) => {
+        this.#exit = { code, signal }
+        this.#maybeClose()
+        this.#maybeFinish()
+      }
+    }
   }
 
   #send (encoded: Encoded | null): void {
     if (encoded === null || this.#clientGone || this.#closeSent !== undefined) return
-    const { socket } = this.#o
     this.#out.messages += encoded.messages
     this.#out.bytes += encoded.payloadBytes
-    this.lastActivity = performance.now()
-    socket.write(encoded.bytes)
-    if (socket.writableLength < OUTPUT_HIGH_WATER_BYTES) return
-    for (const s of this.#outputs) s.pause()
-    this.emit('output-paused')
-    socket.once('drain', () => {
-      for (const s of this.#outputs) s.resume()
-      this.emit('output-resumed')
+    const ok = this.#connection.send(encoded.bytes)
+    this.#flow('output-sent')
+    if (ok) return
+    this.#program.pauseOutput()
+    this.#flow('output-paused')
+    this.#connection.whenDrained(() => {
+      this.#program.resumeOutput()
+      this.#flow('output-resumed')
     })
   }
 
-  #logStderr (stream: Readable): void {
-    const splitter = new LineSplitter(this.route.maxLineBytes)
-    const lines = sharedLines
-    const flush = (): void => {
-      for (let i = 0; i < lines.count; i++) this.#o.log.warn({ ...this.#logFields(), childPid: this.pid, stderr: lines.line(i).toString('utf8') }, 'program stderr')
-      lines.release()
-    }
-    stream.on('data', (chunk: Buffer) => { splitter.push(chunk, lines); flush() })
-    stream.once('end', () => { splitter.end(lines); flush() })
-    stream.on('error', ignoreStreamError)
-  }
-
-  #onMessage (data: Buffer, isBinary: boolean): void {
-    this.#in.messages++
-    this.#in.bytes += data.length
-    this.lastActivity = this.lastInput = performance.now()
-    // The server accepts the largest message of any route: this route's own limit is checked here.
-    if (data.length > this.route.maxMessageBytes) this.end({ code: CloseCode.MESSAGE_TOO_BIG, reason: 'message too big' })
-    this.#input.push(data, isBinary)
-  }
-
-  /** ws emits errors only for protocol violations, and has already sent the close frame. */
-  #onProtocolError (err: NodeJS.ErrnoException): void {
-    this.#sendClose({ code: closeForProtocolError(err.code), reason: err.message })
+  /** Tells the flow channel's subscribers (tests, tools), if any. */
+  #flow (event: FlowEvent['event']): void {
+    if (!flowChannel.hasSubscribers) return
+    flowChannel.publish({ session: this.id, event, ...this.bufferedBytes() })
   }
 
   /** The program never started: 1011 with the error's code, and nothing left to wait for. */
-  #spawnFailed (code: string, message: string): void {
+  #spawnFailed ({ code, message }: SpawnFailure): void {
     this.#spawnError = code
     this.#o.log.warn({ ...this.#logFields(), err: { code, message }, remote: this.#o.remoteAddress }, 'spawn failed')
     this.#exit = { code: null, signal: null }
-    this.#destroyPipes()
-    this.#closeWith(closeForSpawnError(this.#spawnError))
+    this.#program.destroy()
+    this.#closeWith(closeForSpawnError(code))
     this.#resolveSettled()
     this.#maybeFinish()
   }
 
-  #onExit (code: number | null, signal: NodeJS.Signals | null): void {
-    this.#exit = { code, signal }
-    clearTimeout(this.#graceTimer)
-    // Background children of the program end with it.
-    this.#group?.terminate()
-    // A process outside the group (setsid) may hold the output open: it gets as long as a client
-    // that left gives the program, then the pipes are destroyed and the session ends.
-    if (this.#openOutputs > 0) {
-      this.#orphanTimer = setTimeout(() => this.#destroyPipes(), this.route.closeGraceMs + this.route.killGraceMs)
-    }
-    this.#maybeClose()
-    this.#maybeFinish()
-  }
-
-  /** Destroys the program's pipes (those already closed stay so): no descriptor outlives the session. */
-  #destroyPipes (): void {
-    const child = this.#child
-    child?.stdin?.destroy()
-    child?.stdout?.destroy()
-    child?.stderr?.destroy()
-  }
-
   /** Sends the exit status once the program has exited and all its output is framed. */
   #maybeClose (): void {
-    if (this.#exit === undefined || this.#openOutputs > 0) return
+    if (this.#exit === undefined || this.#program.outputOpen) return
     this.#closeWith(closeForExit(this.#exit.code, this.#exit.signal))
   }
 
@@ -329,7 +254,7 @@ export class Session extends EventEmitter {
   #controls (): SessionControls {
     return {
       endInput: () => this.#input.end(),
-      resize: (cols, rows) => (this.#child as TerminalProcess).resize(cols, rows),
+      resize: (cols, rows) => this.#program.resize(cols, rows),
       refuse: (reason) => this.end({ code: CloseCode.PROTOCOL_ERROR, reason }),
       ignore: (level, reason) => this.#o.log[level]({ ...this.#logFields(), reason }, 'message ignored')
     }
@@ -339,24 +264,21 @@ export class Session extends EventEmitter {
     if (this.#closeSent !== undefined || this.#clientGone) return
     this.#closeSent = close
     this.#closeCode = close.code
-    this.#o.ws.close(close.code, close.reason)
+    this.#connection.close(close)
   }
 
   #onClientClose (code: number): void {
     this.#clientGone = true
     if (this.#closeSent === undefined) this.#closeCode = code
     this.#stopInput()
-    if (this.#exit === undefined && this.#group !== undefined) {
-      const group = this.#group
-      this.#graceTimer = setTimeout(() => group.terminate(), this.route.closeGraceMs)
-    }
+    this.#program.terminateAfterGrace()
     this.#maybeFinish()
   }
 
   /** Closes stdin, and keeps reading output (discarding it) so the program is never stuck writing. */
   #stopInput (): void {
     this.#input.close()
-    for (const s of this.#outputs) s.resume()
+    this.#program.resumeOutput()
   }
 
   #logFields (): { session: string, route: string, path: string } {
@@ -364,11 +286,10 @@ export class Session extends EventEmitter {
   }
 
   #maybeFinish (): void {
-    if (this.#finished || this.#exit === undefined || this.#o.ws.readyState !== WebSocket.CLOSED) return
+    if (this.#finished || this.#exit === undefined || !this.#connection.closed) return
     this.#finished = true
-    clearTimeout(this.#orphanTimer)
     clearTimeout(this.#disconnectTimer)
-    this.#destroyPipes()
+    this.#program.destroy()
     const summary: SessionSummary = {
       exitCode: this.#exit.code,
       signal: this.#exit.signal,
@@ -383,40 +304,4 @@ export class Session extends EventEmitter {
     this.#resolveSettled()
     this.#resolveDone(summary)
   }
-}
-
-/* c8 ignore next 3 -- reading a pipe does not fail on Linux; the listener keeps a failure from being an uncaught 'error' ('close' follows) */
-function ignoreStreamError (): void {
-  // nothing to do: 'close' ends the stream
-}
-
-/**
- * Starts the program with execa, without a shell, as the leader of a new process group, with
- * exactly `env`. A child without a pid failed to start: its result says why (`reject: false`).
- * @throws when the server is out of descriptors (EMFILE, ENFILE: see {@link descriptorShortage}),
- * on invalid arguments (a NUL byte: ERR_INVALID_ARG_VALUE) and on errors such as E2BIG.
- */
-function spawnProgram (o: SessionOptions) {
-  const shortage = descriptorShortage()
-  if (shortage !== undefined) throw shortage
-  const child = execa(o.file, o.args, {
-    argv0: o.route.command[0] as string,
-    ...(o.route.cwd === undefined ? {} : { cwd: o.route.cwd }),
-    env: o.env,
-    extendEnv: false,
-    stdin: 'pipe',
-    stdout: 'pipe',
-    stderr: stderrUse(o.route, o.streams) === 'none' ? 'ignore' : 'pipe',
-    buffer: false,
-    reject: false,
-    detached: true,
-    cleanup: false,
-    stripFinalNewline: false
-  })
-  return child
-}
-
-/** Starts the program on a pseudo-terminal of the session's size (see {@link TerminalProcess}: node-pty, not execa). */
-function spawnTerminal (o: SessionOptions): TerminalProcess {
-  return new TerminalProcess({ file: o.file, args: o.args, env: o.env, cwd: o.route.cwd, cols: o.streams.size.cols, rows: o.streams.size.rows })
 }

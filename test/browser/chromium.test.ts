@@ -1,4 +1,3 @@
-import { once } from 'node:events'
 import { copyFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { PassThrough } from 'node:stream'
@@ -6,8 +5,10 @@ import { fileURLToPath } from 'node:url'
 import t, { type Test } from 'tap'
 import type { BrowserContext, Page } from 'playwright-core'
 import { main } from '../../src/cli/main.js'
-import { OUTPUT_HIGH_WATER_BYTES, type Session } from '../../src/session/session.js'
+import { OUTPUT_HIGH_WATER_BYTES } from '../../src/session/connection.js'
+import type { Session } from '../../src/session/session.js'
 import { DEADLINE_MS, until } from '../helpers/client.js'
+import { bufferedBytes, watchFlow } from '../helpers/flow.js'
 import { ARTIFACTS_DIR, BROWSER_DEADLINE_MS, launchChromium } from '../helpers/chromium.js'
 import { fixture, node, startServer, type LogRecord } from '../helpers/server.js'
 
@@ -198,10 +199,11 @@ routes:
   const inFlightBytes = (stalled - 10) * lineBytes
   t.ok(stalled > 10, `the producer wrote ${stalled} lines`)
   t.ok(inFlightBytes < 32 * 1024 * 1024, `held back: ${Math.round(inFlightBytes / 1024)} KiB between the producer and the page`)
-  t.ok(session.bufferedBytes().toClient < OUTPUT_HIGH_WATER_BYTES + 128 * 1024, `the server holds ${session.bufferedBytes().toClient} bytes`)
+  const { toClient } = await bufferedBytes(s.app)
+  t.ok(toClient < OUTPUT_HIGH_WATER_BYTES + 128 * 1024, `the server holds ${toClient} bytes`)
 
   // Reading again lets it go on, in order and without loss.
-  const resumed = once(session, 'output-resumed', { signal: AbortSignal.timeout(DEADLINE_MS) })
+  const resumed = watchFlow(t).next('output-resumed', session.id)
   const more = await page.evaluate((count) => window.reader.read(count), stalled + 2000)
   await resumed
   t.same(more.map((l) => Number(l.split(' ')[0])), Array.from({ length: stalled + 2000 }, (_, i) => i + 10), 'every line, in order')

@@ -4,6 +4,7 @@ import { join } from 'node:path'
 import t from 'tap'
 import WebSocket from 'ws'
 import { connect, until, upgradeStatus } from '../helpers/client.js'
+import { bufferedBytes } from '../helpers/flow.js'
 import { parseExposition, valueOf } from '../helpers/metrics.js'
 import { closeCodeOf, rawUpgrade } from '../helpers/raw.js'
 import { fixture, node, q, startServer } from '../helpers/server.js'
@@ -327,7 +328,7 @@ t.test('messages to a session whose program never started are dropped', async (t
   c.ws.once('open', () => c.ws.send('into the void'))
   await c.opened
   const [session] = s.app.wsexec.sessions
-  t.equal(session?.bufferedBytes().toProgram, 0)
+  t.equal((await bufferedBytes(s.app)).toProgram, 0)
   t.same(await c.closed, { code: 1011, reason: 'spawn failed: ENOENT' })
   t.match(await session?.done, { in: { messages: 1 }, spawnError: 'ENOENT' })
 })

@@ -21,11 +21,13 @@ t.test('terminate: SIGTERM, then SIGKILL after the grace period', async (t) => {
 t.test('terminate: nothing stays pending once the group is empty', async (t) => {
   const child = spawn('sleep', ['30'], { detached: true })
   const group = new ProcessGroup(child.pid as number, 60_000)
+  const before = timers()
   group.terminate()
   const [, signal] = await once(child, 'exit') as [number | null, string]
   t.equal(signal, 'SIGTERM')
-  await until(() => !group.pending, 'the pending SIGKILL to be dropped')
-  t.notOk(group.pending)
+  // Seen from outside: the group's check timer is the only timer this test starts.
+  await until(() => timers() === before, 'the pending SIGKILL to be dropped')
+  t.equal(timers(), before, 'no timer left for a SIGKILL')
 })
 
 t.test('kill: SIGKILL now, and no later signal', async (t) => {
@@ -46,3 +48,8 @@ t.test('terminating an empty group does nothing', async (t) => {
   group.terminate()
   t.notOk(group.signal(0))
 })
+
+/** The timers this process holds now (Node's count of active Timeout resources). */
+function timers (): number {
+  return process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length
+}

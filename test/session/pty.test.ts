@@ -4,6 +4,7 @@ import { once } from 'node:events'
 import t from 'tap'
 import { connect, DEADLINE_MS, until, type Client } from '../helpers/client.js'
 import { needProgram } from '../helpers/debian.js'
+import { watchFlow } from '../helpers/flow.js'
 import { TerminalProcess } from '../../src/session/pty.js'
 import type { Session } from '../../src/session/session.js'
 import { isRunning } from '../helpers/processes.js'
@@ -165,10 +166,11 @@ t.test('a client that stops reading stops the terminal program; nothing is lost'
   const c = connect(`${s.url}/yes`)
   await c.opened
   const session = [...s.app.wsexec.sessions][0] as Session
-  const paused = once(session, 'output-paused', { signal: AbortSignal.timeout(DEADLINE_MS) })
+  const flow = watchFlow(t)
+  const paused = flow.next('output-paused', session.id)
   c.ws.pause()
   await paused
-  const resumed = once(session, 'output-resumed', { signal: AbortSignal.timeout(DEADLINE_MS) })
+  const resumed = flow.next('output-resumed', session.id)
   c.ws.resume()
   await resumed
   const lines = screen(c).split('\r\n').slice(0, 20_000)

@@ -1,11 +1,19 @@
 import { EventEmitter, once } from 'node:events'
 import type { IncomingMessage } from 'node:http'
+import { createRequire } from 'node:module'
 import { Duplex } from 'node:stream'
 import t, { type Test } from 'tap'
-import { WebSocketServer, type ServerOptions, type WebSocket } from 'ws'
-import { receiveFast } from '../../src/session/receive.js'
+import type { ServerOptions, WebSocket } from 'ws'
+import { FAST_RECEIVE_WS, FastReceive, receiveFast, serverWsVersion } from '../../src/session/receive.js'
 import { DEADLINE_MS } from '../helpers/client.js'
 import { closeCodeOf, frame } from '../helpers/raw.js'
+
+/**
+ * The ws the server runs on: the copy @fastify/websocket resolves (which builds the receivers the
+ * fast path reads), not necessarily the top-level one. Every comparison below runs against it.
+ */
+const serverWs = createRequire(createRequire(import.meta.url).resolve('@fastify/websocket'))('ws') as typeof import('ws')
+const { WebSocketServer } = serverWs
 
 /**
  * A socket whose incoming chunks are exactly the ones pushed, one `data` event each. Emits
@@ -307,4 +315,35 @@ t.test('a frame arriving in many reads is joined once, not copied again on every
   const bytesCopied = [...joins, ...copies].reduce((sum, c) => sum + ('returned' in c ? (c.returned as Buffer).length : 0), 0)
   t.ok(bytesCopied <= 2 * bytes.length, `${bytesCopied} bytes copied for a ${bytes.length}-byte frame`)
   ws.terminate()
+})
+
+t.test('the fast path runs only on the ws version it was written for', async (t) => {
+  const version = serverWsVersion()
+  t.equal(version, (createRequire(createRequire(import.meta.url).resolve('@fastify/websocket'))('ws/package.json') as { version: string }).version, 'the version of the ws the server uses')
+  t.match(version, FAST_RECEIVE_WS, 'the installed ws is the one the fast path was written for')
+
+  const reasons: string[] = []
+  const on = new FastReceive((reason) => reasons.push(reason))
+  t.equal(on.active, true)
+  const { ws } = await upgrade()
+  t.equal(on.attach(ws), true, 'reads a connection of the server\'s ws')
+  ws.terminate()
+  t.same(reasons, [])
+
+  const other = new FastReceive((reason) => reasons.push(reason), '8.24.0')
+  t.equal(other.active, false, 'off for another version')
+  t.same(reasons, ['ws 8.24.0 is not the version the fast path was written for (8.23.x)'], 'said once, at the start')
+  const second = await upgrade()
+  t.equal(other.attach(second.ws), false, 'connections are left to ws')
+  second.ws.terminate()
+  t.equal(reasons.length, 1)
+
+  reasons.length = 0
+  const shape = new FastReceive((reason) => reasons.push(reason))
+  t.equal(shape.attach({} as WebSocket), false, 'a receiver of another shape')
+  t.equal(shape.active, false, 'off from then on')
+  const third = await upgrade()
+  t.equal(shape.attach(third.ws), false)
+  third.ws.terminate()
+  t.same(reasons, ['the ws receiver does not have the shape the fast path reads'], 'said once')
 })

@@ -1,8 +1,10 @@
 import { once } from 'node:events'
 import t, { type Test } from 'tap'
 import { INPUT_HIGH_WATER_BYTES } from '../../src/session/input.js'
-import { OUTPUT_HIGH_WATER_BYTES, type Session } from '../../src/session/session.js'
+import { OUTPUT_HIGH_WATER_BYTES } from '../../src/session/connection.js'
+import type { Session } from '../../src/session/session.js'
 import { connect, DEADLINE_MS, until } from '../helpers/client.js'
+import { watchFlow } from '../helpers/flow.js'
 import { closeCodeOf, frame, rawUpgrade } from '../helpers/raw.js'
 import { decodeFrames } from '../helpers/receiver.js'
 import { childrenOf, isRunning, openDescriptors } from '../helpers/processes.js'
@@ -21,14 +23,14 @@ t.test('a client that stops reading stops the program: bounded memory, nothing l
   const c = connect(`${s.url}/yes`)
   await c.opened
   const session = only(t, s.app.wsexec.sessions)
+  const flow = watchFlow(t)
   for (let round = 0; round < 3; round++) {
-    const paused = once(session, 'output-paused', { signal: AbortSignal.timeout(DEADLINE_MS) })
+    const paused = flow.next('output-paused', session.id)
     c.ws.pause()
-    await paused
-    const held = session.bufferedBytes().toClient
+    const held = (await paused).toClient
     t.ok(held <= OUTPUT_HIGH_WATER_BYTES + SLACK_BYTES, `round ${round}: the server holds ${held} bytes for the client`)
     // Read until the server reads the program again, then stop again: it is held back each time.
-    const resumed = once(session, 'output-resumed', { signal: AbortSignal.timeout(DEADLINE_MS) })
+    const resumed = flow.next('output-resumed', session.id)
     c.ws.resume()
     await resumed
   }
@@ -46,11 +48,10 @@ for (const [messages, size] of [[100, 64 * 1024], [16_000, 1024]] as const) {
     const c = connect(`${s.url}/sleepy`)
     await c.received(1)
     const session = only(t, s.app.wsexec.sessions)
-    const paused = once(session, 'input-paused', { signal: AbortSignal.timeout(DEADLINE_MS) })
+    const paused = watchFlow(t).next('input-paused', session.id)
     const payload = 'x'.repeat(size)
     for (let i = 0; i < messages; i++) c.ws.send(payload)
-    await paused
-    const held = session.bufferedBytes().toProgram
+    const held = (await paused).toProgram
     t.ok(held <= INPUT_HIGH_WATER_BYTES + 2 * size + SLACK_BYTES, `the server holds ${held} bytes for the program`)
     t.ok(c.ws.bufferedAmount > 10 * size, `the client is held back with ${c.ws.bufferedAmount} bytes unsent`)
     process.kill(session.pid as number, 'SIGUSR1')

@@ -3,7 +3,9 @@ const EMPTY = Buffer.alloc(0)
 /**
  * The lines found in one chunk of output, without a Buffer per line: most are byte ranges of the
  * chunk (in reusable arrays), a few (a line joined across chunks, replaced invalid UTF-8, a long
- * line's pieces) are Buffers of their own. Reused from chunk to chunk.
+ * line's pieces) are Buffers of their own. Reused from chunk to chunk: a chunk is split and encoded
+ * (or logged) synchronously, so a server's sessions share one (the server owns it and hands it to
+ * them); users call {@link Lines.release} when done so no chunk stays referenced.
  */
 export class Lines {
   count = 0
@@ -75,10 +77,3 @@ export class Lines {
     this.#ends = ends
   }
 }
-
-/**
- * The one {@link Lines} every session fills and reads: a chunk is split and encoded (or logged)
- * synchronously, so no two users ever hold it at once, and a session costs no line arrays of its own.
- * Users call {@link Lines.release} when done so no chunk stays referenced.
- */
-export const sharedLines = new Lines()

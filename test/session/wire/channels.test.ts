@@ -4,9 +4,9 @@ import { join } from 'node:path'
 import { PassThrough, Readable } from 'node:stream'
 import { Exec, KubeConfig, type V1Status } from '@kubernetes/client-node'
 import t from 'tap'
-import { connect, refusedUpgrade, until, type Client } from '../helpers/client.js'
-import { rawUpgrade } from '../helpers/raw.js'
-import { fixture, node, q, startServer } from '../helpers/server.js'
+import { connect, refusedUpgrade, until, type Client } from '../../helpers/client.js'
+import { rawUpgrade } from '../../helpers/raw.js'
+import { fixture, node, q, startServer } from '../../helpers/server.js'
 
 const EXEC_PATH = '/api/v1/namespaces/:ns/pods/:pod/exec'
 const ROUTE = `${EXEC_PATH}:

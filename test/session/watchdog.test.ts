@@ -1,7 +1,7 @@
-import { once } from 'node:events'
 import t, { type Test } from 'tap'
 import type { Session } from '../../src/session/session.js'
-import { connect, DEADLINE_MS, until } from '../helpers/client.js'
+import { connect, until } from '../helpers/client.js'
+import { watchFlow } from '../helpers/flow.js'
 import { isRunning } from '../helpers/processes.js'
 import { closeCodeOf, frame, rawUpgrade, type RawConnection } from '../helpers/raw.js'
 import { stillServes } from '../helpers/security.js'
@@ -176,7 +176,7 @@ async function paused (t: Test, s: TestServer): Promise<{ c: RawConnection, sess
   await until(() => c.received().includes('ready') || c.socket.destroyed, 'the program to be ready')
   const [session] = s.app.wsexec.sessions as Set<Session>
   if (session === undefined) throw new Error('no session')
-  const inputPaused = once(session, 'input-paused', { signal: AbortSignal.timeout(DEADLINE_MS) })
+  const inputPaused = watchFlow(t).next('input-paused', session.id)
   for (const f of FLOOD) c.socket.write(f)
   await inputPaused
   t.equal(session.inputPaused, true, 'input is paused: the program does not read')
@@ -188,7 +188,7 @@ t.test('a client whose input is paused is not dropped: its pongs wait behind its
   const { c, session } = await paused(t, s)
   await pinged(c, pingsIn(c.received()) + 4)
   t.equal(session.inputPaused, true, 'four heartbeats while paused, and still connected')
-  const resumed = once(session, 'input-resumed', { signal: AbortSignal.timeout(DEADLINE_MS) })
+  const resumed = watchFlow(t).next('input-resumed', session.id)
   process.kill(session.pid as number, 'SIGUSR1')
   await resumed
   await c.closed

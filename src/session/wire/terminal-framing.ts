@@ -1,10 +1,11 @@
 import { StringDecoder } from 'node:string_decoder'
-import type { Route } from '../config/load.js'
+import type { Route } from '../../config/load.js'
 import { ChannelFraming, isSide } from './channels.js'
-import { EOF_CHARACTER, type SessionControls, type SessionFraming } from './controls.js'
+import { EOF_CHARACTER, type SessionControls, type SessionFraming } from '../controls.js'
 import { encodeFrames, Opcode } from './frames.js'
 import { BinaryFraming, framingFor, type Encoded, type Framing, type StreamName } from './framing.js'
-import type { SessionStreams } from './streams.js'
+import type { SessionStreams } from '../streams.js'
+import type { Lines } from './lines.js'
 
 /** The first byte of a text message that may be a JSON control. */
 const BRACE = 0x7b
@@ -100,9 +101,12 @@ class EndOfInputFraming implements SessionFraming {
   }
 }
 
-/** The framing of one session: Kubernetes channels, a terminal's raw bytes, or the route's text or binary framing. */
-export function sessionFraming (route: Route, streams: SessionStreams, controls: SessionControls): SessionFraming {
+/**
+ * The framing of one session: Kubernetes channels, a terminal's raw bytes, or the route's text or
+ * binary framing (text framing splits lines into `lines`).
+ */
+export function sessionFraming (route: Route, streams: SessionStreams, controls: SessionControls, lines: Lines): SessionFraming {
   if (streams.channel !== null) return new ChannelFraming(streams.channel, streams, controls, route.tty)
   if (route.tty) return new TerminalFraming(route, controls)
-  return new EndOfInputFraming(framingFor(route), controls)
+  return new EndOfInputFraming(framingFor(route, lines), controls)
 }

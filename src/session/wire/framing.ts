@@ -1,7 +1,7 @@
-import type { Route } from '../config/load.js'
+import type { Route } from '../../config/load.js'
 import { encodeFrames, encodeLines, Opcode } from './frames.js'
 import { LineSplitter } from './line-splitter.js'
-import { sharedLines } from './lines.js'
+import type { Lines } from './lines.js'
 
 /** The program's output streams that reach the client. */
 export type StreamName = 'stdout' | 'stderr'
@@ -33,19 +33,22 @@ const NEWLINE = Buffer.from('\n')
 export class TextFraming implements Framing {
   readonly #splitters: Record<StreamName, LineSplitter>
   readonly #tagged: boolean
+  readonly #lines: Lines
 
-  constructor (maxLineBytes: number, tagged: boolean) {
+  /** `lines` is filled and emptied within each call: the server's sessions share one (see {@link Lines}). */
+  constructor (maxLineBytes: number, tagged: boolean, lines: Lines) {
     this.#splitters = { stdout: new LineSplitter(maxLineBytes), stderr: new LineSplitter(maxLineBytes) }
     this.#tagged = tagged
+    this.#lines = lines
   }
 
   encode (chunk: Buffer, stream: StreamName): Encoded | null {
-    this.#splitters[stream].push(chunk, sharedLines)
+    this.#splitters[stream].push(chunk, this.#lines)
     return this.#frames(stream)
   }
 
   flush (stream: StreamName): Encoded | null {
-    this.#splitters[stream].end(sharedLines)
+    this.#splitters[stream].end(this.#lines)
     return this.#frames(stream)
   }
 
@@ -57,7 +60,7 @@ export class TextFraming implements Framing {
   }
 
   #frames (stream: StreamName): Encoded | null {
-    const lines = sharedLines
+    const lines = this.#lines
     const messages = lines.count
     let bytes: Buffer | undefined
     let payloadBytes = lines.bytes
@@ -93,7 +96,7 @@ export class BinaryFraming implements Framing {
   }
 }
 
-/** The framing a route asks for. */
-export function framingFor (route: Route): Framing {
-  return route.mode === 'binary' ? new BinaryFraming() : new TextFraming(route.maxLineBytes, route.stderr === 'tagged')
+/** The framing a route asks for; text framing splits lines into `lines`. */
+export function framingFor (route: Route, lines: Lines): Framing {
+  return route.mode === 'binary' ? new BinaryFraming() : new TextFraming(route.maxLineBytes, route.stderr === 'tagged', lines)
 }

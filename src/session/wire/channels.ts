@@ -1,9 +1,9 @@
 import { constants } from 'node:os'
-import { CloseCode, type Close } from '../close-codes.js'
-import { EOF_CHARACTER, type Outcome, type SessionControls, type SessionFraming } from './controls.js'
+import { CloseCode, type Close } from '../../close-codes.js'
+import { EOF_CHARACTER, type Outcome, type SessionControls, type SessionFraming } from '../controls.js'
 import { encodeFrames, Opcode } from './frames.js'
 import type { Encoded, StreamName } from './framing.js'
-import type { ChannelProtocol, SessionStreams } from './streams.js'
+import type { ChannelProtocol, SessionStreams } from '../streams.js'
 
 /** Kubernetes exec channels: the first byte of every message. */
 export const Channel = Object.freeze({

@@ -1,7 +1,8 @@
 import t from 'tap'
-import { parseConfig } from '../../src/config/load.js'
-import { BinaryFraming, framingFor, TextFraming } from '../../src/session/framing.js'
-import { decodeFrames } from '../helpers/receiver.js'
+import { parseConfig } from '../../../src/config/load.js'
+import { BinaryFraming, framingFor, TextFraming } from '../../../src/session/wire/framing.js'
+import { Lines } from '../../../src/session/wire/lines.js'
+import { decodeFrames } from '../../helpers/receiver.js'
 
 function written (decode: (input: Buffer[]) => number): string[] {
   const input: Buffer[] = []
@@ -15,7 +16,7 @@ function texts (bytes: Buffer | undefined): string[] {
 }
 
 t.test('text framing: one line, one message, per stream', async (t) => {
-  const f = new TextFraming(1024, false)
+  const f = new TextFraming(1024, false, new Lines())
   const a = f.encode(Buffer.from('one\ntwo\npart'), 'stdout')
   t.equal(a?.messages, 2)
   t.same(texts(a?.bytes), ['one', 'two'])
@@ -28,7 +29,7 @@ t.test('text framing: one line, one message, per stream', async (t) => {
 })
 
 t.test('tagged framing wraps each line in JSON', async (t) => {
-  const f = new TextFraming(1024, true)
+  const f = new TextFraming(1024, true, new Lines())
   t.same(texts(f.encode(Buffer.from('a "q"\n'), 'stdout')?.bytes).map((s) => JSON.parse(s)), [{ stream: 'stdout', data: 'a "q"' }])
   t.same(texts(f.encode(Buffer.from('oops\n'), 'stderr')?.bytes).map((s) => JSON.parse(s)), [{ stream: 'stderr', data: 'oops' }])
 })
@@ -42,6 +43,6 @@ t.test('binary framing sends chunks as they come', async (t) => {
 
 t.test('framingFor follows the route', async (t) => {
   const config = parseConfig('routes:\n  /t:\n    command: [cat]\n  /b:\n    command: [cat]\n    mode: binary\n', 'x', '/')
-  t.type(framingFor(config.routes[0]!), TextFraming)
-  t.type(framingFor(config.routes[1]!), BinaryFraming)
+  t.type(framingFor(config.routes[0]!, new Lines()), TextFraming)
+  t.type(framingFor(config.routes[1]!, new Lines()), BinaryFraming)
 })

@@ -1,6 +1,6 @@
 import t from 'tap'
-import { LineSplitter, sanitise } from '../../src/session/line-splitter.js'
-import { Lines } from '../../src/session/lines.js'
+import { LineSplitter, sanitise } from '../../../src/session/wire/line-splitter.js'
+import { Lines } from '../../../src/session/wire/lines.js'
 
 function split (chunks: Array<string | Buffer>, max = 1024): string[] {
   const s = new LineSplitter(max)

@@ -1,6 +1,6 @@
 import t from 'tap'
-import { encodeFrames, Opcode } from '../../src/session/frames.js'
-import { decodeFrames as decode } from '../helpers/receiver.js'
+import { encodeFrames, Opcode } from '../../../src/session/wire/frames.js'
+import { decodeFrames as decode } from '../../helpers/receiver.js'
 
 t.test('frames of every length class decode with ws', async (t) => {
   const payloads = [Buffer.alloc(0), Buffer.from('short'), Buffer.alloc(125, 1), Buffer.alloc(126, 2), Buffer.alloc(65_535, 3), Buffer.alloc(65_536, 4), Buffer.alloc(200_000, 5)]

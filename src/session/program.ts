@@ -1,0 +1,236 @@
+import type { Readable, Writable } from 'node:stream'
+import { execa } from 'execa'
+import type { Route } from '../config/load.js'
+import { descriptorShortage } from './descriptors.js'
+import { ProcessGroup } from './process-group.js'
+import { TerminalGroup, TerminalProcess } from './pty.js'
+import { stderrUse, type SessionStreams } from './streams.js'
+import type { StreamName } from './wire/framing.js'
+import { LineSplitter } from './wire/line-splitter.js'
+import type { Lines } from './wire/lines.js'
+
+/** What the program side is started from. */
+export interface ProgramSpec {
+  readonly route: Route
+  /** Absolute path of the program. */
+  readonly file: string
+  readonly args: readonly string[]
+  readonly env: Readonly<Record<string, string>>
+  /** The streams settled before the upgrade: which outputs are read, the terminal size. */
+  readonly streams: SessionStreams
+  /** Where stderr lines are split when the route logs them (shared by the server's sessions). */
+  readonly lines: Lines
+}
+
+/** What the program side tells its session. */
+export interface ProgramListener {
+  /** A chunk of output of `stream` (stdout, or stderr when it goes to the client). */
+  output (chunk: Buffer, stream: StreamName): void
+  /** `stream` ended (EOF, or destroyed when an orphan held it open): nothing more comes from it. */
+  outputEnd (stream: StreamName): void
+  /** One line of stderr, on routes that log it. */
+  stderrLine (line: string): void
+  /** The program exited (its output may still be open). */
+  exit (code: number | null, signal: string | null): void
+}
+
+/** Why the program did not start: the error code (ENOENT, EMFILE…) and message. */
+export interface SpawnFailure {
+  readonly code: string
+  readonly message: string
+}
+
+/** The child a session runs: execa's subprocess, or a program on a pseudo-terminal. */
+type Child = ReturnType<typeof spawnProgram> | TerminalProcess
+
+/**
+ * The program side of a session, the mirror of its connection: stdin, stdout, stderr, exit, and
+ * the process group's end (SIGTERM, then SIGKILL after the route's `killGrace`). A terminal
+ * ({@link TerminalProcess}) plugs in here with the same shape. Output pipes still held open by
+ * another process once the program has exited are destroyed after `closeGrace + killGrace`.
+ */
+export class Program {
+  readonly #spec: ProgramSpec
+  #child: Child | undefined
+  #group: ProcessGroup | undefined
+  readonly #outputs: Readable[] = []
+  #openOutputs = 0
+  #exited = false
+  #graceTimer: NodeJS.Timeout | undefined
+  /** After the exit: destroys output pipes that something else still holds open. */
+  #orphanTimer: NodeJS.Timeout | undefined
+
+  constructor (spec: ProgramSpec) {
+    this.#spec = spec
+  }
+
+  /** The process id, once started. */
+  get pid (): number | undefined {
+    return this.#child?.pid
+  }
+
+  /** The program's stdin, once started. */
+  get stdin (): Writable | undefined {
+    return this.#child?.stdin as Writable | undefined
+  }
+
+  /** True while an output stream the session reads is open. */
+  get outputOpen (): boolean {
+    return this.#openOutputs > 0
+  }
+
+  /**
+   * Starts the program and reports to `listener`. A program that cannot start (any error, thrown
+   * or reported by execa's result) calls `failed` instead, once, with its code.
+   */
+  start (listener: ProgramListener, failed: (failure: SpawnFailure) => void): void {
+    const { route, streams } = this.#spec
+    let child: Child
+    try {
+      child = route.tty ? spawnTerminal(this.#spec) : spawnProgram(this.#spec)
+    } catch (err) {
+      // Out of descriptors (EMFILE, ENFILE) or invalid arguments (execa's TypeError for a NUL byte).
+      const { code, message } = err as NodeJS.ErrnoException
+      failed({ code: code ?? 'ERR_INVALID_ARG_VALUE', message })
+      return
+    }
+    this.#child = child
+    if (child.pid === undefined) {
+      // ENOENT, EACCES, EAGAIN, E2BIG…: execa's result names the error (an 'error' event comes for
+      // some only). A terminal program always has a pid: forkpty throws or runs the program.
+      ;(child as ReturnType<typeof spawnProgram>).then((result) => failed({ code: String(result.code), message: String(result.shortMessage) }))
+      return
+    }
+    child.once('exit', (code: number | null, signal: string | null) => this.#onExit(listener, code, signal))
+    this.#group = route.tty ? new TerminalGroup(child.pid, route.killGraceMs) : new ProcessGroup(child.pid, route.killGraceMs)
+    this.#watch(listener, child.stdout as Readable, 'stdout')
+    const stderr = stderrUse(route, streams)
+    if (stderr === 'frames') this.#watch(listener, child.stderr as Readable, 'stderr')
+    else if (stderr === 'log') this.#logStderr(listener, child.stderr as Readable)
+  }
+
+  /** Sets a terminal program's size. */
+  resize (cols: number, rows: number): void {
+    (this.#child as TerminalProcess).resize(cols, rows)
+  }
+
+  /** Stops reading output (the client holds too much). */
+  pauseOutput (): void {
+    for (const s of this.#outputs) s.pause()
+  }
+
+  /** Reads output again (also to discard it once nobody reads it: a program is never stuck writing). */
+  resumeOutput (): void {
+    for (const s of this.#outputs) s.resume()
+  }
+
+  /** The process group gets SIGTERM, and SIGKILL after `killGrace`; idempotent. */
+  terminate (): void {
+    this.#group?.terminate()
+  }
+
+  /** SIGKILL to the process group now. */
+  kill (): void {
+    this.#group?.kill()
+  }
+
+  /** The client left: the process group is terminated after the route's `closeGrace` unless the program exits first. */
+  terminateAfterGrace (): void {
+    if (this.#exited || this.#group === undefined) return
+    const group = this.#group
+    this.#graceTimer = setTimeout(() => group.terminate(), this.#spec.route.closeGraceMs)
+  }
+
+  /** Destroys the program's pipes (those already closed stay so) and stops its timers: no descriptor outlives the session. */
+  destroy (): void {
+    clearTimeout(this.#orphanTimer)
+    this.#destroyPipes()
+  }
+
+  #watch (listener: ProgramListener, stream: Readable, name: StreamName): void {
+    this.#outputs.push(stream)
+    this.#openOutputs++
+    let open = true
+    // 'end' at EOF; only 'close' when the pipe is destroyed (an orphan held it open) or fails.
+    const finish = (): void => {
+      if (!open) return
+      open = false
+      this.#openOutputs--
+      if (this.#openOutputs === 0) clearTimeout(this.#orphanTimer)
+      listener.outputEnd(name)
+    }
+    stream.on('data', (chunk: Buffer) => listener.output(chunk, name))
+    stream.once('end', finish)
+    stream.once('close', finish)
+    stream.on('error', ignoreStreamError)
+  }
+
+  #logStderr (listener: ProgramListener, stream: Readable): void {
+    const splitter = new LineSplitter(this.#spec.route.maxLineBytes)
+    const lines = this.#spec.lines
+    const flush = (): void => {
+      for (let i = 0; i < lines.count; i++) listener.stderrLine(lines.line(i).toString('utf8'))
+      lines.release()
+    }
+    stream.on('data', (chunk: Buffer) => { splitter.push(chunk, lines); flush() })
+    stream.once('end', () => { splitter.end(lines); flush() })
+    stream.on('error', ignoreStreamError)
+  }
+
+  #onExit (listener: ProgramListener, code: number | null, signal: string | null): void {
+    this.#exited = true
+    clearTimeout(this.#graceTimer)
+    // Background children of the program end with it.
+    this.#group?.terminate()
+    // A process outside the group (setsid) may hold the output open: it gets as long as a client
+    // that left gives the program, then the pipes are destroyed and the session ends.
+    if (this.#openOutputs > 0) {
+      const { closeGraceMs, killGraceMs } = this.#spec.route
+      this.#orphanTimer = setTimeout(() => this.#destroyPipes(), closeGraceMs + killGraceMs)
+    }
+    listener.exit(code, signal)
+  }
+
+  #destroyPipes (): void {
+    const child = this.#child
+    child?.stdin?.destroy()
+    child?.stdout?.destroy()
+    child?.stderr?.destroy()
+  }
+}
+
+/* c8 ignore next 3 -- reading a pipe does not fail on Linux; the listener keeps a failure from being an uncaught 'error' ('close' follows) */
+function ignoreStreamError (): void {
+  // nothing to do: 'close' ends the stream
+}
+
+/**
+ * Starts the program with execa, without a shell, as the leader of a new process group, with
+ * exactly `env`. A child without a pid failed to start: its result says why (`reject: false`).
+ * @throws when the server is out of descriptors (EMFILE, ENFILE: see {@link descriptorShortage}),
+ * on invalid arguments (a NUL byte: ERR_INVALID_ARG_VALUE) and on errors such as E2BIG.
+ */
+function spawnProgram (o: ProgramSpec) {
+  const shortage = descriptorShortage()
+  if (shortage !== undefined) throw shortage
+  const child = execa(o.file, o.args, {
+    argv0: o.route.command[0] as string,
+    ...(o.route.cwd === undefined ? {} : { cwd: o.route.cwd }),
+    env: o.env,
+    extendEnv: false,
+    stdin: 'pipe',
+    stdout: 'pipe',
+    stderr: stderrUse(o.route, o.streams) === 'none' ? 'ignore' : 'pipe',
+    buffer: false,
+    reject: false,
+    detached: true,
+    cleanup: false,
+    stripFinalNewline: false
+  })
+  return child
+}
+
+/** Starts the program on a pseudo-terminal of the session's size (see {@link TerminalProcess}: node-pty, not execa). */
+function spawnTerminal (o: ProgramSpec): TerminalProcess {
+  return new TerminalProcess({ file: o.file, args: o.args, env: o.env, cwd: o.route.cwd, cols: o.streams.size.cols, rows: o.streams.size.rows })
+}
