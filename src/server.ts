@@ -22,6 +22,7 @@ import { visibleRequest } from './security/secrets.js'
 import { transportOptions } from './security/tls.js'
 import { watch } from './security/watchdog.js'
 import { routeEnvironment, sessionEnvironment } from './session/env.js'
+import { OutputBuffer } from './session/output-buffer.js'
 import { Session } from './session/session.js'
 import { answerProtocol, negotiateStreams, offeredProtocols, rememberStreams, streamsOf, type SessionStreams } from './session/streams.js'
 import { closeSessions, settledWithin } from './shutdown.js'
@@ -107,6 +108,8 @@ export async function buildServer (options: ServerOptions): Promise<FastifyInsta
   const metrics = new Metrics()
   const { health, metrics: metricsConfig, security } = options.config
   const counter = new SessionCounter(security)
+  // One reusable buffer for every session's output frames: see OutputBuffer.
+  const output = new OutputBuffer()
   const failures = new AuthFailures()
   /** The certificate, key and CA new TLS handshakes use. */
   let pem = security.tls?.pem ?? null
@@ -348,7 +351,8 @@ export async function buildServer (options: ServerOptions): Promise<FastifyInsta
         log: request.log,
         remoteAddress,
         streams: streamsOf(raw) as SessionStreams,
-        requestPath: pathname
+        requestPath: pathname,
+        output
       })
       sessions.add(session)
       watch(session, ws, { idleTimeoutMs: route.idleTimeoutMs, maxLifetimeMs: route.maxLifetimeMs, pingIntervalMs: routing.config.security.pingIntervalMs })

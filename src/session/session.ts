@@ -13,6 +13,7 @@ import type { Encoded, StreamName } from './framing.js'
 import { Input } from './input.js'
 import { LineSplitter } from './line-splitter.js'
 import { sharedLines } from './lines.js'
+import type { OutputBuffer } from './output-buffer.js'
 import { ProcessGroup } from './process-group.js'
 import { TerminalGroup, TerminalProcess } from './pty.js'
 import { receiveFast } from './receive.js'
@@ -40,6 +41,8 @@ export interface SessionOptions {
   readonly streams: SessionStreams
   /** The path the client asked for (`/count/5`), logged beside the route's pattern. */
   readonly requestPath: string
+  /** The server's reusable buffer for output frames; without it every chunk's frames get a fresh buffer. */
+  readonly output?: OutputBuffer
 }
 
 /** Message and byte counts of one direction. */
@@ -112,7 +115,7 @@ export class Session extends EventEmitter {
     this.id = options.id
     this.route = options.route
     this.#o = options
-    this.#framing = sessionFraming(options.route, options.streams, this.#controls())
+    this.#framing = sessionFraming(options.route, options.streams, this.#controls(), options.output?.take)
     this.#input = new Input(this.#framing, options.ws, () => this.emit('input-paused'), () => {
       this.inputResumedAt = performance.now()
       this.emit('input-resumed')
@@ -236,12 +239,17 @@ export class Session extends EventEmitter {
   }
 
   #send (encoded: Encoded | null): void {
-    if (encoded === null || this.#clientGone || this.#closeSent !== undefined) return
-    const { socket } = this.#o
+    if (encoded === null) return
+    const { socket, output } = this.#o
+    if (this.#clientGone || this.#closeSent !== undefined) {
+      output?.release(encoded.bytes, null)
+      return
+    }
     this.#out.messages += encoded.messages
     this.#out.bytes += encoded.payloadBytes
     this.lastActivity = performance.now()
     socket.write(encoded.bytes)
+    output?.release(encoded.bytes, socket)
     if (socket.writableLength < OUTPUT_HIGH_WATER_BYTES) return
     for (const s of this.#outputs) s.pause()
     this.emit('output-paused')

@@ -4,6 +4,7 @@ import { ChannelFraming, isSide } from './channels.js'
 import { EOF_CHARACTER, type SessionControls, type SessionFraming } from './controls.js'
 import { encodeFrames, Opcode } from './frames.js'
 import { BinaryFraming, framingFor, type Encoded, type Framing, type StreamName } from './framing.js'
+import type { Allocate } from './output-buffer.js'
 import type { SessionStreams } from './streams.js'
 
 /** The first byte of a text message that may be a JSON control. */
@@ -101,8 +102,8 @@ class EndOfInputFraming implements SessionFraming {
 }
 
 /** The framing of one session: Kubernetes channels, a terminal's raw bytes, or the route's text or binary framing. */
-export function sessionFraming (route: Route, streams: SessionStreams, controls: SessionControls): SessionFraming {
+export function sessionFraming (route: Route, streams: SessionStreams, controls: SessionControls, alloc: Allocate = Buffer.allocUnsafe): SessionFraming {
   if (streams.channel !== null) return new ChannelFraming(streams.channel, streams, controls, route.tty)
   if (route.tty) return new TerminalFraming(route, controls)
-  return new EndOfInputFraming(framingFor(route), controls)
+  return new EndOfInputFraming(framingFor(route, alloc), controls)
 }
