@@ -36,7 +36,7 @@ async function accepts (port: number): Promise<boolean> {
 async function startOnce (ctx: ScenarioContext): Promise<{ listenMs: number, cpuMs: number, rssKiB: number }> {
   const port = await pickFreePort()
   const [command, args] = ctx.server.kind === 'wsexec'
-    ? [process.execPath, ['--max-semi-space-size=8', join(REPO_DIR, 'dist/bin.js'), '-c', join(REPO_DIR, 'config/routes.yaml'), '--port', String(port), '--log-level', 'warn']]
+    ? [process.execPath, [join(REPO_DIR, 'dist/bin.js'), '-c', join(REPO_DIR, 'config/routes.yaml'), '--port', String(port), '--log-level', 'warn']]
     : [WEBSOCKETD_PATH, [`--port=${port}`, '--address=127.0.0.1', '--loglevel=error', '/usr/bin/cat']]
   const startMs = performance.now()
   const child = spawn(command, args, { stdio: 'ignore', cwd: REPO_DIR })
