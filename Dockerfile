@@ -38,6 +38,6 @@ HEALTHCHECK --interval=30s --timeout=3s --start-period=5s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:8080/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
 # tini stays PID 1 and passes SIGTERM to node only (no -g): node drains its sessions
 # (shutdown.drainTimeout, 30 s by default), ends their process groups itself and exits 0.
-# --max-semi-space-size=8: the same small young generation as the wsexec command (README, Memory)
-ENTRYPOINT ["/usr/bin/tini", "--", "node", "--max-semi-space-size=8", "/app/dist/bin.js"]
+# No node flags needed: dist/bin.js caps the young generation itself (README, Memory)
+ENTRYPOINT ["/usr/bin/tini", "--", "node", "/app/dist/bin.js"]
 CMD ["--config", "/config/routes.yaml", "--host", "0.0.0.0", "--port", "8080"]

@@ -7,6 +7,7 @@ import { routeEnvironments } from '../session/env.js'
 import { FastReceive } from '../session/receive.js'
 import type { Session } from '../session/session.js'
 import { Lines } from '../session/wire/lines.js'
+import { OutputBuffer } from '../session/wire/output-buffer.js'
 import { splitUrl } from '../url.js'
 import { Metrics } from './metrics.js'
 import { compileRoutes, type RouteMatch, type RouteTable } from './routes.js'
@@ -65,6 +66,8 @@ export class ServerState {
   readonly metrics = new Metrics()
   /** Filled and emptied synchronously by one session at a time: the server's sessions share it. */
   readonly lines = new Lines()
+  /** One reusable buffer for every session's output frames: see OutputBuffer. */
+  readonly output = new OutputBuffer()
   /** Whether client frames are read by the fast path (off, logged and counted, when ws is not the expected one). */
   readonly fastReceive: FastReceive
   readonly counter: SessionCounter

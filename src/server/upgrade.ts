@@ -99,6 +99,7 @@ async function upgrade (app: FastifyInstance, { state, browser, console, secure 
         secure,
         pingIntervalMs: routing.config.security.pingIntervalMs,
         lines: state.lines,
+        output: state.output,
         fastReceive: state.fastReceive
       }, {
         opened: (session) => sessions.add(session),

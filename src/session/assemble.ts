@@ -13,6 +13,7 @@ import type { FastReceive } from './receive.js'
 import { Session, type SessionSummary } from './session.js'
 import { streamsOf, type SessionStreams } from './streams.js'
 import type { Lines } from './wire/lines.js'
+import type { OutputBuffer } from './wire/output-buffer.js'
 
 /** What the server learns about a session it did not start itself: it keeps the books. */
 export interface SessionHooks {
@@ -44,6 +45,8 @@ export interface SessionOrder {
   readonly lines: Lines
   /** The server's client-frame fast path. */
   readonly fastReceive: FastReceive
+  /** The server's reusable buffer for output frames. */
+  readonly output: OutputBuffer
 }
 
 /**
@@ -85,6 +88,7 @@ export function startSession (ws: WebSocket, request: FastifyRequest, order: Ses
     streams: streamsOf(raw) as SessionStreams,
     requestPath: pathname,
     lines: order.lines,
+    output: order.output,
     watchdog: { idleTimeoutMs: route.idleTimeoutMs, maxLifetimeMs: route.maxLifetimeMs, pingIntervalMs: order.pingIntervalMs }
   })
   hooks.opened(session)

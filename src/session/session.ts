@@ -12,6 +12,7 @@ import type { SessionStreams } from './streams.js'
 import type { WatchdogLimits } from './watchdog.js'
 import type { Encoded } from './wire/framing.js'
 import type { Lines } from './wire/lines.js'
+import type { OutputBuffer } from './wire/output-buffer.js'
 import { sessionFraming } from './wire/terminal-framing.js'
 
 /** What a session needs: the program to start and the connection it serves. */
@@ -35,6 +36,8 @@ export interface SessionOptions {
   readonly lines: Lines
   /** Idle timeout, maximum lifetime and ping interval; without it the session is not watched. */
   readonly watchdog?: WatchdogLimits
+  /** The server's reusable buffer for output frames; without it every chunk's frames get a fresh buffer. */
+  readonly output?: OutputBuffer
 }
 
 /** Message and byte counts of one direction. */
@@ -96,7 +99,7 @@ export class Session {
     this.#o = options
     this.#connection = options.connection
     this.#program = new Program(options)
-    this.#framing = sessionFraming(options.route, options.streams, this.#controls(), options.lines)
+    this.#framing = sessionFraming(options.route, options.streams, this.#controls(), options.lines, options.output?.take)
     this.#input = new Input(this.#framing, this.#connection, () => this.#flow('input-paused'), () => this.#flow('input-resumed'))
     this.#done = new Promise((resolve) => { this.#resolveDone = resolve })
     this.#settled = new Promise((resolve) => { this.#resolveSettled = resolve })
@@ -204,10 +207,16 @@ export class Session {
   }
 
   #send (encoded: Encoded | null): void {
-    if (encoded === null || this.#clientGone || this.#closeSent !== undefined) return
+    if (encoded === null) return
+    const { output } = this.#o
+    if (this.#clientGone || this.#closeSent !== undefined) {
+      output?.release(encoded.bytes, null)
+      return
+    }
     this.#out.messages += encoded.messages
     this.#out.bytes += encoded.payloadBytes
     const ok = this.#connection.send(encoded.bytes)
+    output?.release(encoded.bytes, { writableLength: this.#connection.buffered.toClient })
     this.#flow('output-sent')
     if (ok) return
     this.#program.pauseOutput()

@@ -28,6 +28,17 @@ export function readCpuMs (pid: number): number {
   }
 }
 
+/** Page faults of the process itself (minor + major, /proc/PID/stat), not counting its children; NaN once it is gone. */
+export function readFaults (pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'latin1')
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+    return Number(fields[7]) + Number(fields[9])
+  } catch {
+    return Number.NaN
+  }
+}
+
 /** PIDs of the direct children of `pid`, gathered from every thread (Go forks from any thread). */
 export function readChildPids (pid: number): number[] {
   const children: number[] = []

@@ -1,4 +1,5 @@
 import type { Lines } from './lines.js'
+import type { Allocate } from './output-buffer.js'
 
 /** WebSocket opcodes of data frames (RFC 6455 §5.2). */
 export const Opcode = Object.freeze({ TEXT: 0x1, BINARY: 0x2 })
@@ -27,11 +28,12 @@ function writeHeader (out: Buffer, at: number, length: number, opcode: number): 
 /**
  * Encodes payloads as unmasked, final server-to-client frames in one buffer, so that all the
  * messages of one chunk of output cost one socket write. Text payloads must be valid UTF-8.
+ * `alloc` provides the buffer (a reused one: see OutputBuffer).
  */
-export function encodeFrames (payloads: readonly Buffer[], opcode: number): Buffer {
+export function encodeFrames (payloads: readonly Buffer[], opcode: number, alloc: Allocate = Buffer.allocUnsafe): Buffer {
   let size = 0
   for (const p of payloads) size += headerBytes(p.length) + p.length
-  const out = Buffer.allocUnsafe(size)
+  const out = alloc(size)
   let at = 0
   for (const p of payloads) {
     at = writeHeader(out, at, p.length, opcode)
@@ -40,12 +42,12 @@ export function encodeFrames (payloads: readonly Buffer[], opcode: number): Buff
   return out
 }
 
-/** Encodes every line of `lines` as one text frame, copied straight from where it lies. */
-export function encodeLines (lines: Lines): Buffer {
+/** Encodes every line of `lines` as one text frame, copied straight from where it lies, into a buffer from `alloc`. */
+export function encodeLines (lines: Lines, alloc: Allocate = Buffer.allocUnsafe): Buffer {
   const count = lines.count
   let size = lines.bytes
   for (let i = 0; i < count; i++) size += headerBytes(lines.end(i) - lines.start(i))
-  const out = Buffer.allocUnsafe(size)
+  const out = alloc(size)
   let at = 0
   for (let i = 0; i < count; i++) {
     const start = lines.start(i)

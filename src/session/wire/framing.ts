@@ -2,6 +2,7 @@ import type { Route } from '../../config/load.js'
 import { encodeFrames, encodeLines, Opcode } from './frames.js'
 import { LineSplitter } from './line-splitter.js'
 import type { Lines } from './lines.js'
+import type { Allocate } from './output-buffer.js'
 
 /** The program's output streams that reach the client. */
 export type StreamName = 'stdout' | 'stderr'
@@ -34,12 +35,17 @@ export class TextFraming implements Framing {
   readonly #splitters: Record<StreamName, LineSplitter>
   readonly #tagged: boolean
   readonly #lines: Lines
+  readonly #alloc: Allocate
 
-  /** `lines` is filled and emptied within each call: the server's sessions share one (see {@link Lines}). */
-  constructor (maxLineBytes: number, tagged: boolean, lines: Lines) {
+  /**
+   * `lines` is filled and emptied within each call: the server's sessions share one (see {@link Lines});
+   * `alloc` provides the buffers frames are encoded into (a server's OutputBuffer reuses one).
+   */
+  constructor (maxLineBytes: number, tagged: boolean, lines: Lines, alloc: Allocate = Buffer.allocUnsafe) {
     this.#splitters = { stdout: new LineSplitter(maxLineBytes), stderr: new LineSplitter(maxLineBytes) }
     this.#tagged = tagged
     this.#lines = lines
+    this.#alloc = alloc
   }
 
   encode (chunk: Buffer, stream: StreamName): Encoded | null {
@@ -64,7 +70,7 @@ export class TextFraming implements Framing {
     const messages = lines.count
     let bytes: Buffer | undefined
     let payloadBytes = lines.bytes
-    if (messages > 0 && !this.#tagged) bytes = encodeLines(lines)
+    if (messages > 0 && !this.#tagged) bytes = encodeLines(lines, this.#alloc)
     else if (messages > 0) {
       const payloads: Buffer[] = []
       payloadBytes = 0
@@ -73,7 +79,7 @@ export class TextFraming implements Framing {
         payloads.push(payload)
         payloadBytes += payload.length
       }
-      bytes = encodeFrames(payloads, Opcode.TEXT)
+      bytes = encodeFrames(payloads, Opcode.TEXT, this.#alloc)
     }
     lines.release()
     return bytes === undefined ? null : { bytes, messages, payloadBytes }
@@ -82,8 +88,15 @@ export class TextFraming implements Framing {
 
 /** Binary mode: each chunk of output is one binary message; client messages are written raw. */
 export class BinaryFraming implements Framing {
+  readonly #alloc: Allocate
+
+  /** `alloc` provides the buffers frames are encoded into (a server's OutputBuffer reuses one). */
+  constructor (alloc: Allocate = Buffer.allocUnsafe) {
+    this.#alloc = alloc
+  }
+
   encode (chunk: Buffer): Encoded {
-    return { bytes: encodeFrames([chunk], Opcode.BINARY), messages: 1, payloadBytes: chunk.length }
+    return { bytes: encodeFrames([chunk], Opcode.BINARY, this.#alloc), messages: 1, payloadBytes: chunk.length }
   }
 
   flush (): null {
@@ -96,7 +109,7 @@ export class BinaryFraming implements Framing {
   }
 }
 
-/** The framing a route asks for; text framing splits lines into `lines`. */
-export function framingFor (route: Route, lines: Lines): Framing {
-  return route.mode === 'binary' ? new BinaryFraming() : new TextFraming(route.maxLineBytes, route.stderr === 'tagged', lines)
+/** The framing a route asks for; text framing splits lines into `lines`; frames are encoded into buffers from `alloc`. */
+export function framingFor (route: Route, lines: Lines, alloc: Allocate = Buffer.allocUnsafe): Framing {
+  return route.mode === 'binary' ? new BinaryFraming(alloc) : new TextFraming(route.maxLineBytes, route.stderr === 'tagged', lines, alloc)
 }

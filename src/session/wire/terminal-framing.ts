@@ -6,6 +6,7 @@ import { encodeFrames, Opcode } from './frames.js'
 import { BinaryFraming, framingFor, type Encoded, type Framing, type StreamName } from './framing.js'
 import type { SessionStreams } from '../streams.js'
 import type { Lines } from './lines.js'
+import type { Allocate } from './output-buffer.js'
 
 /** The first byte of a text message that may be a JSON control. */
 const BRACE = 0x7b
@@ -103,10 +104,10 @@ class EndOfInputFraming implements SessionFraming {
 
 /**
  * The framing of one session: Kubernetes channels, a terminal's raw bytes, or the route's text or
- * binary framing (text framing splits lines into `lines`).
+ * binary framing (text framing splits lines into `lines`; frames go into buffers from `alloc`).
  */
-export function sessionFraming (route: Route, streams: SessionStreams, controls: SessionControls, lines: Lines): SessionFraming {
+export function sessionFraming (route: Route, streams: SessionStreams, controls: SessionControls, lines: Lines, alloc: Allocate = Buffer.allocUnsafe): SessionFraming {
   if (streams.channel !== null) return new ChannelFraming(streams.channel, streams, controls, route.tty)
   if (route.tty) return new TerminalFraming(route, controls)
-  return new EndOfInputFraming(framingFor(route, lines), controls)
+  return new EndOfInputFraming(framingFor(route, lines, alloc), controls)
 }

@@ -1,24 +1,70 @@
 import { join } from 'node:path'
+import { readFaults } from '../proc.js'
 import { receiveAll } from './receive-all.js'
 import { formatCount } from './helpers.js'
-import type { Scenario } from './types.js'
+import type { Counts, Scenario } from './types.js'
 
-/** Lines of 1 KiB printed by a fixture: bulk throughput from server to client. */
-export const downWide: Scenario = {
-  name: 'down-wide',
-  describe: (c) => `${formatCount(c.wideLines)} lines of ${formatCount(c.wideLineBytes)} bytes printed to the client: payload MB/s`,
-  metrics: [{ key: 'megabytesPerSec', label: 'payload MB/s', unit: 'MB/s', better: 'higher' }],
-  route: ({ counts, fixturesDir }) => ({
-    path: '/wide',
-    argv: [process.execPath, join(fixturesDir, 'wide-lines.mjs'), String(counts.wideLines), String(counts.wideLineBytes)]
-  }),
-  timeoutMs: () => 120_000,
-  async run (ctx) {
-    const { wideLines, wideLineBytes } = ctx.counts
-    const received = await receiveAll(ctx)
-    const notes = received.messages === wideLines && received.payloadBytes === wideLines * wideLineBytes
-      ? []
-      : [`received ${received.messages} of ${wideLines} messages, ${received.payloadBytes} bytes (${received.ending})`]
-    return { values: { megabytesPerSec: received.payloadBytes / 1e6 / (received.elapsedMs / 1000) }, notes }
+/** One variant of the bulk-output scenario: line length and the producer's write size. */
+interface WideVariant {
+  name: string
+  /** Bytes per line (without '\n'); undefined: the run's `wideLineBytes`. */
+  lineBytes?: number
+  /** Bytes per write() of the producer: 4096 as C stdio writes to a pipe, or 64 KiB. */
+  chunkBytes: number
+}
+
+function lineBytesOf (variant: WideVariant, c: Counts): number {
+  return variant.lineBytes ?? c.wideLineBytes
+}
+
+/** As many lines as make the same volume as `wideLines` lines of `wideLineBytes`. */
+function linesOf (variant: WideVariant, c: Counts): number {
+  return Math.round(c.wideLines * c.wideLineBytes / lineBytesOf(variant, c))
+}
+
+/**
+ * Lines printed by a fixture in `chunkBytes` writes: bulk throughput from server to client, and the
+ * server's page faults (minor + major, /proc/PID/stat) per 100 MB of payload.
+ */
+function downWideScenario (variant: WideVariant): Scenario {
+  return {
+    name: variant.name,
+    describe: (c) => `${formatCount(linesOf(variant, c))} lines of ${formatCount(lineBytesOf(variant, c))} bytes printed to the client in ${formatCount(variant.chunkBytes)}-byte writes: payload MB/s, messages/s, server page faults per 100 MB`,
+    metrics: [
+      { key: 'megabytesPerSec', label: 'payload MB/s', unit: 'MB/s', better: 'higher' },
+      { key: 'messagesPerSec', label: 'messages/s', unit: 'msg/s', better: 'higher' },
+      { key: 'faultsPer100MB', label: 'server page faults per 100 MB', unit: 'faults', better: 'lower' }
+    ],
+    route: ({ counts, fixturesDir }) => ({
+      path: '/wide',
+      argv: [process.execPath, join(fixturesDir, 'wide-lines.mjs'), String(linesOf(variant, counts)), String(lineBytesOf(variant, counts)), String(variant.chunkBytes)]
+    }),
+    timeoutMs: () => 120_000,
+    async run (ctx) {
+      const lines = linesOf(variant, ctx.counts)
+      const lineBytes = lineBytesOf(variant, ctx.counts)
+      const faultsBefore = readFaults(ctx.server.pid)
+      const received = await receiveAll(ctx)
+      const faults = readFaults(ctx.server.pid) - faultsBefore
+      const notes = received.messages === lines && received.payloadBytes === lines * lineBytes
+        ? []
+        : [`received ${received.messages} of ${lines} messages, ${received.payloadBytes} bytes (${received.ending})`]
+      const seconds = received.elapsedMs / 1000
+      return {
+        values: {
+          megabytesPerSec: received.payloadBytes / 1e6 / seconds,
+          messagesPerSec: received.messages / seconds,
+          faultsPer100MB: faults / (received.payloadBytes / 1e8)
+        },
+        notes
+      }
+    }
   }
 }
+
+/** 1 KiB lines in 4 KiB writes, as awk or python print them to a pipe. */
+export const downWide = downWideScenario({ name: 'down-wide', chunkBytes: 4096 })
+/** 1 KiB lines in 64 KiB writes (the benchmark's producer before 4 KiB writes became the default). */
+export const downWide64k = downWideScenario({ name: 'down-wide-64k', chunkBytes: 64 * 1024 })
+/** 100-byte lines in 4 KiB writes: many short messages per chunk. */
+export const downWide100 = downWideScenario({ name: 'down-wide-100', lineBytes: 100, chunkBytes: 4096 })
