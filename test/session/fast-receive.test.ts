@@ -25,8 +25,12 @@ t.test('on another ws version: logged once, the metric is 0, and ws reads every 
       super(onInactive, '8.24.0')
     }
   }
-  const { buildServer } = await t.mockImport<{ buildServer: typeof BuildServer }>('../../src/server/build.js', {
+  // The server's state makes the FastReceive: mock it there, and build a server on that state.
+  const state = await t.mockImport<Record<string, unknown>>('../../src/server/state.js', {
     '../../src/session/receive.js': { ...receive, FastReceive: OtherWs }
+  })
+  const { buildServer } = await t.mockImport<{ buildServer: typeof BuildServer }>('../../src/server/build.js', {
+    '../../src/server/state.js': state
   })
   const logs: LogRecord[] = []
   const config = await loadConfigText('routes:\n  /cat:\n    command: [cat]\n', {}, { source: 'test.yaml', baseDir: '/', env: { PATH: process.env['PATH'] } })
