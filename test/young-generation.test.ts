@@ -1,4 +1,5 @@
 import { execFile } from 'node:child_process'
+import { PerformanceObserver } from 'node:perf_hooks'
 import { promisify } from 'node:util'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 import t from 'tap'
@@ -35,4 +36,22 @@ t.test('limitYoungGeneration checks its argument and can be stopped', async (t) 
   const tiny = limitYoungGeneration(1)
   t.teardown(tiny)
   t.ok(newSpaceBytes() > 0)
+})
+
+t.test('after each GC the limit looks again, and leaves the flag alone while nothing changed', async (t) => {
+  const stop = limitYoungGeneration(1024)
+  t.teardown(stop)
+  // Make garbage until this process has collected at least twice (the limit's observer runs on each).
+  const seen = { collections: 0 }
+  const observer = new PerformanceObserver((list) => { seen.collections += list.getEntries().length })
+  observer.observe({ entryTypes: ['gc'] })
+  t.teardown(() => observer.disconnect())
+  let junk: Array<{ n: number }> = []
+  for (let round = 0; seen.collections < 2 && round < 100_000; round++) {
+    for (let i = 0; i < 10_000; i++) junk.push({ n: i })
+    junk = []
+    await new Promise((resolve) => setImmediate(resolve))
+  }
+  t.ok(seen.collections >= 2, `the process collected garbage (${seen.collections} times)`)
+  t.ok(newSpaceBytes() * 2 <= 2 * 1024 * 1024 * 1024, 'far below a 1 GiB cap: growth stays allowed')
 })
