@@ -41,6 +41,8 @@ export interface Connection {
   readonly closed: boolean
   /** Bytes held for the client (written, not yet sent) and from it (received, not yet read). */
   readonly buffered: { readonly toClient: number, readonly fromClient: number }
+  /** Bytes written for the client, not yet sent (`buffered.toClient` without an object per call). */
+  readonly writableLength: number
   /** Ends the session (through `expire`) on idleness, age or a dead peer: see {@link watch}. */
   watch (limits: WatchdogLimits, expire: (close: Close) => void): void
 }
@@ -119,6 +121,10 @@ export class WsConnection implements Connection {
 
   get closed (): boolean {
     return this.#ws.readyState === WebSocket.CLOSED
+  }
+
+  get writableLength (): number {
+    return this.#socket.writableLength
   }
 
   get buffered (): { toClient: number, fromClient: number } {

@@ -216,7 +216,7 @@ export class Session {
     this.#out.messages += encoded.messages
     this.#out.bytes += encoded.payloadBytes
     const ok = this.#connection.send(encoded.bytes)
-    output?.release(encoded.bytes, { writableLength: this.#connection.buffered.toClient })
+    output?.release(encoded.bytes, this.#connection)
     this.#flow('output-sent')
     if (ok) return
     this.#program.pauseOutput()

@@ -29,6 +29,7 @@ class FakeConnection implements Connection {
   terminated = false
   pauses = 0
   readonly buffered = { toClient: 0, fromClient: 0 }
+  get writableLength (): number { return this.buffered.toClient }
 
   start (listener: ConnectionListener): void { this.listener = listener }
   send (frames: Buffer): boolean {
