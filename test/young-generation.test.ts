@@ -21,6 +21,8 @@ async function newSpaceAfterWork (mode: 'on' | 'off'): Promise<number> {
 }
 
 t.test(`V8 still grows the new space past the cap by default, and ${GROWTH_FLAG} still stops it`, async (t) => {
+  // Two children allocate 3 million objects each: generous on a loaded 2-core machine.
+  t.setTimeout(300_000)
   const [off, on] = await Promise.all([newSpaceAfterWork('off'), newSpaceAfterWork('on')])
   t.ok(off > capBytes, `without the limit the new space grows past ${capBytes} bytes (got ${off}): else this test proves nothing`)
   t.ok(on > 0, 'V8 reports the new space')
