@@ -46,6 +46,11 @@ export function closeForSpawnError (code: string): Close {
   return { code: CloseCode.INTERNAL_ERROR, reason: `spawn failed: ${code}` }
 }
 
+/** The close frame of a session whose spawner died before it could tell the program's exit. */
+export function closeForSpawnerLost (): Close {
+  return { code: CloseCode.INTERNAL_ERROR, reason: 'spawner lost' }
+}
+
 const protocolErrors: Readonly<Record<string, number>> = {
   WS_ERR_INVALID_UTF8: CloseCode.INVALID_PAYLOAD,
   WS_ERR_UNSUPPORTED_MESSAGE_LENGTH: CloseCode.MESSAGE_TOO_BIG,

@@ -28,6 +28,8 @@ export const errors = {
   TOO_MANY_AUTH_FAILURES: createError('WSEXEC_ERR_TOO_MANY_AUTH_FAILURES', 'Too many failed authentications from your address on %s: try again later', 429),
   /** The server (maxSessions) or the route (its maxSessions) is full; Retry-After says when to come back. */
   TOO_MANY_SESSIONS: createError('WSEXEC_ERR_TOO_MANY_SESSIONS', 'Too many sessions on %s: try again later', 503),
+  /** `maxPendingSpawns` program starts are in flight already; Retry-After says when to come back. */
+  BUSY: createError('WSEXEC_ERR_BUSY', 'The server is busy starting programs: try again later', 503),
   /** The client address has maxSessionsPerClient sessions open already. */
   TOO_MANY_CLIENT_SESSIONS: createError('WSEXEC_ERR_TOO_MANY_CLIENT_SESSIONS', 'Too many sessions from your address on %s', 429),
   /** The client offered none of the route's subprotocols and the route does not speak `plain`. */

@@ -35,6 +35,10 @@ export type Config = Readonly<{
   metrics: Readonly<Required<Omit<NonNullable<ConfigInput['metrics']>, 'port' | 'host'>> & { port: number | undefined, host: string | undefined }>
   /** Whether the dev console is served at `/`. */
   console: boolean
+  /** Spawner processes that start the programs (0: programs start in the server process). */
+  spawners: number
+  /** Program starts in flight at once, beyond which upgrades are refused (503 WSEXEC_ERR_BUSY). */
+  maxPendingSpawns: number
   /** Static files: an absolute folder, a prefix ending in `/`, and where `dir` stands in the source. */
   static: Readonly<{ dir: string, prefix: string, dirAt: Position }> | undefined
   routes: readonly Route[]

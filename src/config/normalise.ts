@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os'
 import { resolve } from 'node:path'
 import type { Config, Route } from './model.js'
 import { toMs } from './duration.js'
@@ -49,6 +50,8 @@ export function normalise (input: ConfigInput, source: string, baseDir: string, 
       host: input.metrics?.host
     }),
     console: input.console ?? DEFAULTS.console,
+    spawners: input.spawners ?? Math.min(availableParallelism(), DEFAULTS.maxDefaultSpawners),
+    maxPendingSpawns: input.maxPendingSpawns ?? DEFAULTS.maxPendingSpawns,
     static: input.static === undefined
       ? undefined
       : Object.freeze({ dir: resolve(baseDir, input.static.dir), prefix: withSlash(input.static.prefix ?? DEFAULTS.staticPrefix), dirAt: where(['static', 'dir']) }),

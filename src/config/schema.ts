@@ -21,7 +21,10 @@ export const DEFAULTS = Object.freeze({
   tty: false,
   ttySize: Object.freeze({ cols: 80, rows: 24 }),
   ttyControl: 'json',
-  protocols: Object.freeze(['plain'] as const)
+  protocols: Object.freeze(['plain'] as const),
+  /** The default `spawners` is the number of cores, at most this. */
+  maxDefaultSpawners: 4,
+  maxPendingSpawns: 64
 } as const)
 
 function StringEnum<const T extends readonly string[]> (values: T, options: { default?: T[number], description?: string } = {}): TUnsafe<T[number]> {
@@ -96,6 +99,8 @@ export const ConfigSchema = Type.Object({
     host: Type.Optional(Type.String({ minLength: 1, description: 'address of the metrics port (default: listen.host)' }))
   }, { additionalProperties: false })),
   console: Type.Optional(Type.Boolean({ default: DEFAULTS.console, description: 'serve the dev console page at / (--console)' })),
+  spawners: Type.Optional(Type.Integer({ minimum: 0, maximum: 64, description: 'processes that start the programs, off the server\'s event loop (default: the number of cores, at most 4; 0: programs start in the server process)' })),
+  maxPendingSpawns: Type.Optional(Type.Integer({ minimum: 1, default: DEFAULTS.maxPendingSpawns, description: 'program starts in flight at once; more upgrades are refused with 503 WSEXEC_ERR_BUSY and Retry-After' })),
   static: Type.Optional(Type.Object({
     dir: Type.String({ minLength: 1, description: 'folder of files to serve, relative to the config file' }),
     prefix: Type.Optional(Type.String({ pattern: '^/', default: DEFAULTS.staticPrefix, description: 'URL path the files are served under' }))

@@ -49,6 +49,8 @@ export async function buildServer (config: LoadedConfig, options: ServerOptions)
   app.addHook('onListen', (done) => {
     state.loadSessions().then(() => done(), done)
   })
+  // After preClose has closed the sessions: the spawners end with the server.
+  app.addHook('onClose', async () => state.closeSpawners())
 
   await app.register(websocketPlugin, { maxPayload: largestMessage(config), closeAll })
   await app.register(httpPlugin, { state, listenHost: config.listen.host })

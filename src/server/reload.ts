@@ -57,6 +57,7 @@ export function restartKeys (built: Config, next: Config): string[] {
     ['health', built.health, next.health],
     ['metrics', endpoint(built), endpoint(next)],
     ['console', built.console, next.console],
+    ['spawners', built.spawners, next.spawners],
     ['static', files(built), files(next)]
   ]
   return settings.filter(([, x, y]) => !isDeepStrictEqual(x, y)).map(([key]) => key)

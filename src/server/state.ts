@@ -4,6 +4,7 @@ import { AuthFailures } from '../security/failures.js'
 import type { Pass } from '../security/guard.js'
 import { SessionCounter } from '../security/limits.js'
 import { routeEnvironments } from '../session/env.js'
+import type { SpawnerPool } from '../spawner/pool.js'
 import { FastReceive } from '../session/receive.js'
 import type { Session } from '../session/session.js'
 import { Lines } from '../session/wire/lines.js'
@@ -76,13 +77,19 @@ export class ServerState {
   readonly killed = new AbortController()
   /** The server's environment, from which routes' `passEnv` variables are taken. */
   readonly env: Readonly<Record<string, string | undefined>>
+  /** The spawner processes that start programs, once {@link loadSessions} has made them; none with `spawners: 0`. */
+  starter: SpawnerPool | undefined
 
+  readonly #spawners: number
+  readonly #log: FastifyBaseLogger
   /** The session module's entry, once {@link loadSessions} has loaded it. */
   #startSession: StartSession | undefined
   #loading: Promise<void> | undefined
 
   constructor (config: LoadedConfig, env: Readonly<Record<string, string | undefined>>, log: FastifyBaseLogger) {
     this.env = env
+    this.#spawners = config.spawners
+    this.#log = log
     this.metrics.trackBuffered(this.sessions)
     this.fastReceive = new FastReceive((reason) => {
       log.warn({ reason }, 'fast receive off')
@@ -99,12 +106,27 @@ export class ServerState {
   }
 
   /**
-   * Loads the code that runs sessions (execa, the session, the wire formats): on the first
-   * upgrade or once the server listens, whichever comes first, so that start-up does not pay for it.
+   * Loads the code that runs sessions (execa, the session, the wire formats) and starts the
+   * spawners: on the first upgrade or once the server listens, whichever comes first, so that
+   * start-up does not pay for it.
    */
   async loadSessions (): Promise<void> {
-    this.#loading ??= import('../session/assemble.js').then((m) => { this.#startSession = m.startSession })
+    this.#loading ??= Promise.all([
+      import('../session/assemble.js').then((m) => { this.#startSession = m.startSession }),
+      this.#spawners === 0 ? undefined : import('../spawner/pool.js').then((m) => this.#startSpawners(new m.SpawnerPool(this.#spawners, this.#log)))
+    ]).then(() => {})
     return this.#loading
+  }
+
+  #startSpawners (pool: SpawnerPool): void {
+    this.starter = pool
+    pool.start()
+  }
+
+  /** Ends the spawners (their programs' groups with them) and waits for them to exit. */
+  async closeSpawners (): Promise<void> {
+    await this.#loading
+    await this.starter?.close()
   }
 
   /** Starts the session of an admitted upgrade; only after {@link loadSessions} has resolved. */

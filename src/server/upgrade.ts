@@ -51,6 +51,11 @@ async function upgrade (app: FastifyInstance, { state, browser, console, secure 
         reply.header('retry-after', String(RETRY_AFTER_SECONDS))
         return state.refuse(reply, new errors.DRAINING())
       }
+      // Starts in flight beyond the bound: refused before any work (a spawner that cannot keep up).
+      if (request.ws && state.starter !== undefined && state.starter.inFlight >= state.routing.config.maxPendingSpawns) {
+        reply.header('retry-after', String(RETRY_AFTER_SECONDS))
+        return state.refuse(reply, new errors.BUSY())
+      }
       request.wsexecMatch = match
       const verdict = await checkRequest(request, match.compiled.route, state.counter, state.failures)
       if (verdict.refusal !== undefined) return state.refuse(reply.headers(verdict.headers), verdict.refusal)
@@ -100,7 +105,8 @@ async function upgrade (app: FastifyInstance, { state, browser, console, secure 
         pingIntervalMs: routing.config.security.pingIntervalMs,
         lines: state.lines,
         output: state.output,
-        fastReceive: state.fastReceive
+        fastReceive: state.fastReceive,
+        starter: state.starter
       }, {
         opened: (session) => sessions.add(session),
         started: (path, seconds) => metrics.started(path, seconds),

@@ -12,6 +12,7 @@ import { sessionEnvironment } from './env.js'
 import type { FastReceive } from './receive.js'
 import { Session, type SessionSummary } from './session.js'
 import { streamsOf, type SessionStreams } from './streams.js'
+import type { ProgramStarter } from '../spawner/pool.js'
 import type { Lines } from './wire/lines.js'
 import type { OutputBuffer } from './wire/output-buffer.js'
 
@@ -47,6 +48,8 @@ export interface SessionOrder {
   readonly fastReceive: FastReceive
   /** The server's reusable buffer for output frames. */
   readonly output: OutputBuffer
+  /** The server's spawners; undefined: programs start in the server process (`spawners: 0`). */
+  readonly starter: ProgramStarter | undefined
 }
 
 /**
@@ -76,6 +79,7 @@ export function startSession (ws: WebSocket, request: FastifyRequest, order: Ses
     secure: order.secure,
     user: order.identity
   }, order.params, id)
+  let started = false
   const session = new Session({
     id,
     route,
@@ -89,12 +93,15 @@ export function startSession (ws: WebSocket, request: FastifyRequest, order: Ses
     requestPath: pathname,
     lines: order.lines,
     output: order.output,
+    starter: order.starter,
+    onStart () {
+      started = true
+      hooks.started(route.path, (performance.now() - upgraded) / 1000)
+    },
     watchdog: { idleTimeoutMs: route.idleTimeoutMs, maxLifetimeMs: route.maxLifetimeMs, pingIntervalMs: order.pingIntervalMs }
   })
   hooks.opened(session)
   session.start()
-  const started = session.pid !== undefined
-  if (started) hooks.started(route.path, (performance.now() - upgraded) / 1000)
   session.done.then((summary) => hooks.ended(session, summary, started), () => {})
   return session
 }

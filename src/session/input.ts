@@ -16,8 +16,9 @@ export interface Pausable {
 /**
  * The program's stdin side of a session: the messages of one socket read are written in one
  * write on the next tick; while more than {@link INPUT_HIGH_WATER_BYTES} wait, the source is
- * paused until stdin drains (or closes): `onPaused` and `onResumed` are called then. Once closed
- * (or broken: EPIPE), input is dropped.
+ * paused until stdin drains (or closes): `onPaused` and `onResumed` are called then. Input that
+ * comes before the program has started waits for it (the source paused past the same mark). Once
+ * closed (or broken: EPIPE), input is dropped.
  */
 export class Input {
   readonly #framing: Framing
@@ -27,7 +28,7 @@ export class Input {
   readonly #pending: Buffer[] = []
   #pendingBytes = 0
   #stdin: Writable | undefined
-  #open = false
+  #open = true
   #flushing = false
   #paused = false
   #ending = false
@@ -47,9 +48,12 @@ export class Input {
   /** Starts writing to the program's stdin. */
   attach (stdin: Writable): void {
     this.#stdin = stdin
-    this.#open = true
     // EPIPE when the program stops reading: from then on input is dropped.
     stdin.on('error', () => { this.#open = false })
+    // Closed before the program started (the client left): the program reads end of input.
+    if (!this.#open) stdin.end()
+    if (this.#paused) this.#resume()
+    if (this.#pendingBytes > 0 || this.#ending) this.#schedule()
   }
 
   /** Bytes waiting for the program: gathered this tick, and not yet taken by the pipe. */
@@ -61,17 +65,25 @@ export class Input {
   push (data: Buffer, isBinary: boolean): void {
     if (!this.#open || this.#ending) return
     this.#pendingBytes += this.#framing.decode(data, isBinary, this.#pending)
-    if (this.#flushing) return
-    this.#flushing = true
-    process.nextTick(() => this.#flush())
+    this.#schedule()
   }
 
   /** Ends stdin once the input received before is written (the client's end of input); later messages are dropped. */
   end (): void {
     this.#ending = true
+    this.#schedule()
+  }
+
+  #schedule (): void {
     if (this.#flushing) return
     this.#flushing = true
     process.nextTick(() => this.#flush())
+  }
+
+  #resume (): void {
+    this.#paused = false
+    this.#source.resume()
+    this.#onResumed()
   }
 
   /** Closes stdin; later messages are dropped. */
@@ -82,6 +94,15 @@ export class Input {
 
   #flush (): void {
     this.#flushing = false
+    if (this.#stdin === undefined) {
+      // The program has not started yet: the input waits, and the client is paused past the mark.
+      if (this.#pendingBytes >= INPUT_HIGH_WATER_BYTES && !this.#paused) {
+        this.#paused = true
+        this.#source.pause()
+        this.#onPaused()
+      }
+      return
+    }
     const bytes = Buffer.concat(this.#pending, this.#pendingBytes)
     this.#pending.length = 0
     this.#pendingBytes = 0
@@ -101,9 +122,7 @@ export class Input {
     const resume = (): void => {
       stdin.off('drain', resume)
       stdin.off('close', resume)
-      this.#paused = false
-      this.#source.resume()
-      this.#onResumed()
+      this.#resume()
     }
     stdin.on('drain', resume)
     stdin.on('close', resume)

@@ -1,6 +1,9 @@
 import type { Readable, Writable } from 'node:stream'
 import { execa } from 'execa'
 import type { Route } from '../config/load.js'
+import type { ProgramStarter, StartOutcome } from '../spawner/pool.js'
+import type { SpawnSpec } from '../spawner/protocol.js'
+import type { RemoteProgram } from '../spawner/remote.js'
 import { descriptorShortage } from './descriptors.js'
 import { ProcessGroup } from './process-group.js'
 import { TerminalGroup, TerminalProcess } from './pty.js'
@@ -20,10 +23,14 @@ export interface ProgramSpec {
   readonly streams: SessionStreams
   /** Where stderr lines are split when the route logs them (shared by the server's sessions). */
   readonly lines: Lines
+  /** What starts the program off the event loop (the server's spawners); without it, or for a terminal, this process starts it. */
+  readonly starter?: ProgramStarter | undefined
 }
 
 /** What the program side tells its session. */
 export interface ProgramListener {
+  /** The program runs: its pid, stdin and output are there (at once in-process, later from a spawner). */
+  started (): void
   /** A chunk of output of `stream` (stdout, or stderr when it goes to the client). */
   output (chunk: Buffer, stream: StreamName): void
   /** `stream` ended (EOF, or destroyed when an orphan held it open): nothing more comes from it. */
@@ -32,6 +39,8 @@ export interface ProgramListener {
   stderrLine (line: string): void
   /** The program exited (its output may still be open). */
   exit (code: number | null, signal: string | null): void
+  /** The spawner that started the program died before telling its exit: its group is being ended. */
+  lost (): void
 }
 
 /** Why the program did not start: the error code (ENOENT, EMFILE…) and message. */
@@ -40,8 +49,8 @@ export interface SpawnFailure {
   readonly message: string
 }
 
-/** The child a session runs: execa's subprocess, or a program on a pseudo-terminal. */
-type Child = ReturnType<typeof spawnProgram> | TerminalProcess
+/** The child a session runs: execa's subprocess, a program a spawner started, or a program on a pseudo-terminal. */
+type Child = ReturnType<typeof spawnProgram> | RemoteProgram | TerminalProcess
 
 /**
  * The program side of a session, the mirror of its connection: stdin, stdout, stderr, exit, and
@@ -59,6 +68,10 @@ export class Program {
   #graceTimer: NodeJS.Timeout | undefined
   /** After the exit: destroys output pipes that something else still holds open. */
   #orphanTimer: NodeJS.Timeout | undefined
+  /** Aborted when the program is no longer wanted before it started: a start not yet sent to a spawner is not sent. */
+  #leaving: AbortController | undefined
+  /** How a program ended before it started is ended once it starts. */
+  #unwanted: 'terminate' | 'kill' | undefined
 
   constructor (spec: ProgramSpec) {
     this.#spec = spec
@@ -84,7 +97,12 @@ export class Program {
    * or reported by execa's result) calls `failed` instead, once, with its code.
    */
   start (listener: ProgramListener, failed: (failure: SpawnFailure) => void): void {
-    const { route, streams } = this.#spec
+    const { route, starter } = this.#spec
+    if (starter !== undefined && !route.tty) {
+      this.#leaving = new AbortController()
+      starter.spawn(spawnSpec(this.#spec), this.#leaving.signal).then((outcome) => this.#started(outcome, listener, failed), () => {})
+      return
+    }
     let child: Child
     try {
       child = route.tty ? spawnTerminal(this.#spec) : spawnProgram(this.#spec)
@@ -101,12 +119,43 @@ export class Program {
       ;(child as ReturnType<typeof spawnProgram>).then((result) => failed({ code: String(result.code), message: String(result.shortMessage) }))
       return
     }
+    this.#run(child as Child & { pid: number }, listener)
+  }
+
+  /** A spawner's answer: the program, or why there is none. */
+  #started (outcome: StartOutcome, listener: ProgramListener, failed: (failure: SpawnFailure) => void): void {
+    if ('error' in outcome) return failed(outcome.error)
+    if ('lost' in outcome) return this.#lost(listener)
+    // Nobody wants it any more, and it was never sent: an end without a status.
+    if ('cancelled' in outcome) return listener.exit(null, null)
+    const program = outcome.program
+    this.#child = program
+    program.once('lost', () => this.#lost(listener))
+    this.#run(program, listener)
+    program.replay()
+    // The client left (or the server ended the session) while the program was starting: it ends at once.
+    if (this.#unwanted === 'kill') this.kill()
+    else if (this.#unwanted === 'terminate') this.terminate()
+  }
+
+  /** The program runs: its exit, its group and its output are watched, then the listener is told. */
+  #run (child: Child & { pid: number }, listener: ProgramListener): void {
+    const { route, streams } = this.#spec
     child.once('exit', (code: number | null, signal: string | null) => this.#onExit(listener, code, signal))
     this.#group = route.tty ? new TerminalGroup(child.pid, route.killGraceMs) : new ProcessGroup(child.pid, route.killGraceMs)
     this.#watch(listener, child.stdout as Readable, 'stdout')
     const stderr = stderrUse(route, streams)
     if (stderr === 'frames') this.#watch(listener, child.stderr as Readable, 'stderr')
     else if (stderr === 'log') this.#logStderr(listener, child.stderr as Readable)
+    listener.started()
+  }
+
+  /** The spawner died: the program's group is ended from here, and no exit will be told. */
+  #lost (listener: ProgramListener): void {
+    this.#exited = true
+    clearTimeout(this.#graceTimer)
+    this.#group?.terminate()
+    listener.lost()
   }
 
   /** Sets a terminal program's size. */
@@ -126,17 +175,20 @@ export class Program {
 
   /** The process group gets SIGTERM, and SIGKILL after `killGrace`; idempotent. */
   terminate (): void {
-    this.#group?.terminate()
+    if (this.#group === undefined) return this.#unwant('terminate')
+    this.#group.terminate()
   }
 
   /** SIGKILL to the process group now. */
   kill (): void {
-    this.#group?.kill()
+    if (this.#group === undefined) return this.#unwant('kill')
+    this.#group.kill()
   }
 
   /** The client left: the process group is terminated after the route's `closeGrace` unless the program exits first. */
   terminateAfterGrace (): void {
-    if (this.#exited || this.#group === undefined) return
+    if (this.#group === undefined) return this.#unwant('terminate')
+    if (this.#exited) return
     const group = this.#group
     this.#graceTimer = setTimeout(() => group.terminate(), this.#spec.route.closeGraceMs)
   }
@@ -145,6 +197,12 @@ export class Program {
   destroy (): void {
     clearTimeout(this.#orphanTimer)
     this.#destroyPipes()
+  }
+
+  /** Ended before it started: the start is not sent if it still waits, or the program is ended as soon as it runs. */
+  #unwant (how: 'terminate' | 'kill'): void {
+    if (this.#unwanted !== 'kill') this.#unwanted = how
+    this.#leaving?.abort()
   }
 
   #watch (listener: ProgramListener, stream: Readable, name: StreamName): void {
@@ -163,6 +221,8 @@ export class Program {
     stream.once('end', finish)
     stream.once('close', finish)
     stream.on('error', ignoreStreamError)
+    // A pipe handed over by a spawner is read from its arrival: an empty one may have ended before.
+    if (ended(stream)) finish()
   }
 
   #logStderr (listener: ProgramListener, stream: Readable): void {
@@ -172,9 +232,11 @@ export class Program {
       for (let i = 0; i < lines.count; i++) listener.stderrLine(lines.line(i).toString('utf8'))
       lines.release()
     }
+    const end = (): void => { splitter.end(lines); flush() }
     stream.on('data', (chunk: Buffer) => { splitter.push(chunk, lines); flush() })
-    stream.once('end', () => { splitter.end(lines); flush() })
+    stream.once('end', end)
     stream.on('error', ignoreStreamError)
+    if (ended(stream)) end()
   }
 
   #onExit (listener: ProgramListener, code: number | null, signal: string | null): void {
@@ -204,6 +266,11 @@ function ignoreStreamError (): void {
   // nothing to do: 'close' ends the stream
 }
 
+/** True when `stream` has ended (all read) or is gone: no event will say so any more. */
+function ended (stream: Readable): boolean {
+  return stream.readableEnded || stream.destroyed
+}
+
 /**
  * Starts the program with execa, without a shell, as the leader of a new process group, with
  * exactly `env`. A child without a pid failed to start: its result says why (`reject: false`).
@@ -228,6 +295,19 @@ function spawnProgram (o: ProgramSpec) {
     stripFinalNewline: false
   })
   return child
+}
+
+/** What a spawner needs to start the program as {@link spawnProgram} would. */
+function spawnSpec (o: ProgramSpec): SpawnSpec {
+  return {
+    file: o.file,
+    args: o.args,
+    argv0: o.route.command[0] as string,
+    cwd: o.route.cwd,
+    env: o.env,
+    stderr: stderrUse(o.route, o.streams) !== 'none',
+    killGraceMs: o.route.killGraceMs
+  }
 }
 
 /** Starts the program on a pseudo-terminal of the session's size (see {@link TerminalProcess}: node-pty, not execa). */

@@ -1,8 +1,9 @@
 import { performance } from 'node:perf_hooks'
 import type { Writable } from 'node:stream'
 import type { FastifyBaseLogger } from 'fastify'
-import { CloseCode, closeForExit, closeForSpawnError, type Close } from '../close-codes.js'
+import { CloseCode, closeForExit, closeForSpawnError, closeForSpawnerLost, type Close } from '../close-codes.js'
 import type { Route } from '../config/load.js'
+import type { ProgramStarter } from '../spawner/pool.js'
 import type { Connection, ConnectionListener } from './connection.js'
 import type { SessionControls, SessionFraming } from './controls.js'
 import { flowChannel, type FlowEvent } from './flow.js'
@@ -38,6 +39,10 @@ export interface SessionOptions {
   readonly watchdog?: WatchdogLimits
   /** The server's reusable buffer for output frames; without it every chunk's frames get a fresh buffer. */
   readonly output?: OutputBuffer
+  /** What starts the program off the event loop (the server's spawners); without it, this process starts it. */
+  readonly starter?: ProgramStarter | undefined
+  /** Called once the program runs (its pid known). */
+  readonly onStart?: () => void
 }
 
 /** Message and byte counts of one direction. */
@@ -139,15 +144,19 @@ export class Session {
 
   /** Starts the program and bridges it to the connection; a failure to start ends the session with 1011. */
   start (): void {
-    const { route, watchdog } = this.#o
+    const { watchdog } = this.#o
     if (watchdog !== undefined) this.#connection.watch(watchdog, (close) => this.end(close))
     this.#connection.start(this.#fromClient())
     this.#program.start(this.#fromProgram(), (failure) => this.#spawnFailed(failure))
-    if (this.pid === undefined) return
+  }
+
+  /** The program runs: the pid is logged, and input (some may have waited for it) goes to its stdin. */
+  #onStarted (): void {
     this.#o.log.info({ ...this.#logFields(), childPid: this.pid, remote: this.#o.remoteAddress }, 'session start')
     this.#input.attach(this.#program.stdin as Writable)
     // A channel session without stdin=true: the program reads end of input at once (a terminal stays open).
-    if (!this.#o.streams.stdin && !route.tty) this.#input.end()
+    if (!this.#o.streams.stdin && !this.route.tty) this.#input.end()
+    this.#o.onStart?.()
   }
 
   /**
@@ -192,6 +201,7 @@ export class Session {
 
   #fromProgram (): ProgramListener {
     return {
+      started: () => this.#onStarted(),
       output: (chunk, stream) => this.#send(this.#framing.encode(chunk, stream)),
       outputEnd: (stream) => {
         this.#send(this.#framing.flush(stream))
@@ -202,7 +212,8 @@ export class Session {
         this.#exit = { code, signal }
         this.#maybeClose()
         this.#maybeFinish()
-      }
+      },
+      lost: () => this.#lost()
     }
   }
 
@@ -240,6 +251,17 @@ export class Session {
     this.#exit = { code: null, signal: null }
     this.#program.destroy()
     this.#closeWith(closeForSpawnError(code))
+    this.#resolveSettled()
+    this.#maybeFinish()
+  }
+
+  /** The spawner died before telling the program's exit (the program ends meanwhile): 1011 `spawner lost`. */
+  #lost (): void {
+    this.#o.log.warn({ ...this.#logFields(), childPid: this.pid, remote: this.#o.remoteAddress }, 'spawner lost')
+    this.#exit = { code: null, signal: null }
+    this.#sendClose(closeForSpawnerLost())
+    this.#stopInput()
+    this.#program.destroy()
     this.#resolveSettled()
     this.#maybeFinish()
   }

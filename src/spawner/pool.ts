@@ -1,0 +1,190 @@
+import { fork, type ChildProcess } from 'node:child_process'
+import { once } from 'node:events'
+import type { Socket } from 'node:net'
+import { fileURLToPath } from 'node:url'
+import type { FastifyBaseLogger } from 'fastify'
+import { descriptorShortage } from '../session/descriptors.js'
+import type { Reply, SpawnSpec } from './protocol.js'
+import { RemoteProgram } from './remote.js'
+
+/** The spawner's module, next to this one (in `src/` and, copied by the build, in `dist/`). */
+const WORKER = fileURLToPath(new URL('./worker.mjs', import.meta.url))
+
+/** How long a closing server waits for a spawner to exit after its channel is closed, in ms. */
+const EXIT_WAIT_MS = 10_000
+
+/** Why a program did not start: the error code (ENOENT, EMFILE, ERR_INVALID_ARG_VALUE…) and its message. */
+export interface StartError {
+  readonly code: string
+  readonly message: string
+}
+
+/**
+ * The outcome of a start: the program, why it did not start, `lost` (its spawner died first) or
+ * `cancelled` (the client left before the start was sent).
+ */
+export type StartOutcome =
+  | { program: RemoteProgram }
+  | { error: StartError }
+  | { lost: true }
+  | { cancelled: true }
+
+/** What starts programs off the server's event loop: a {@link SpawnerPool} (or a fake one in tests). */
+export interface ProgramStarter {
+  /** Starts asked for and not yet answered. */
+  readonly inFlight: number
+  /** Starts a program; never rejects. */
+  spawn (spec: SpawnSpec, signal: AbortSignal): Promise<StartOutcome>
+}
+
+interface Pending {
+  resolve: (outcome: StartOutcome) => void
+  /** The pipes handed over so far, by fd. */
+  pipes: Array<Socket | undefined>
+}
+
+interface Spawner {
+  child: ChildProcess
+  ready: boolean
+  /** Starts asked for and not yet answered. */
+  pending: Map<number, Pending>
+  /** Programs started and not yet exited. */
+  running: Map<number, RemoteProgram>
+}
+
+interface Queued {
+  id: number
+  spec: SpawnSpec
+  signal: AbortSignal
+  resolve: (outcome: StartOutcome) => void
+}
+
+/**
+ * The spawner processes of one server: `count` Node processes (see `worker.mjs`), forked with an
+ * IPC channel, each starting programs with execa and handing their pipes back, so that the
+ * server's event loop never forks. A program is made only once its pipes and its pid have all
+ * arrived; its exit status comes after them. A spawner that dies is replaced; its programs'
+ * sessions are told (`lost`).
+ */
+export class SpawnerPool implements ProgramStarter {
+  readonly #count: number
+  readonly #log: FastifyBaseLogger
+  readonly #spawners = new Set<Spawner>()
+  readonly #queue: Queued[] = []
+  #nextId = 0
+  #inFlight = 0
+  #closed = false
+
+  constructor (count: number, log: FastifyBaseLogger) {
+    this.#count = count
+    this.#log = log
+  }
+
+  get inFlight (): number {
+    return this.#inFlight
+  }
+
+  /** Forks the spawners (idempotent); starts asked for meanwhile wait for the first ready one. */
+  start (): void {
+    while (!this.#closed && this.#spawners.size < this.#count) this.#fork()
+  }
+
+  /**
+   * Starts a program in a spawner. Never rejects: a start that fails gives `error`, one whose
+   * spawner died `lost`, one whose `signal` aborted before it was sent `cancelled`.
+   */
+  async spawn (spec: SpawnSpec, signal: AbortSignal): Promise<StartOutcome> {
+    // The pipes come to the server too: without descriptors for them, nothing is started.
+    const shortage = descriptorShortage()
+    if (shortage !== undefined) return { error: { code: String(shortage.code), message: shortage.message } }
+    if (this.#closed) return { lost: true }
+    this.start()
+    this.#inFlight++
+    const outcome = await new Promise<StartOutcome>((resolve) => {
+      this.#queue.push({ id: ++this.#nextId, spec, signal, resolve })
+      this.#dispatch()
+    })
+    this.#inFlight--
+    return outcome
+  }
+
+  /** Closes every spawner's channel (they end what is left of their programs) and waits for them to exit. */
+  async close (): Promise<void> {
+    this.#closed = true
+    for (const queued of this.#queue.splice(0)) queued.resolve({ lost: true })
+    await Promise.all([...this.#spawners].map(async (s) => {
+      const exited = s.child.exitCode !== null || s.child.signalCode !== null
+        ? Promise.resolve()
+        : once(s.child, 'exit', { signal: AbortSignal.timeout(EXIT_WAIT_MS) }).catch(() => {})
+      if (s.child.connected) s.child.disconnect()
+      await exited
+    }))
+  }
+
+  #fork (): void {
+    // No --import of the server's loaders: plain JavaScript, the spawner boots in a tenth of a second.
+    const child = fork(WORKER, [], { execArgv: [], stdio: ['ignore', 'inherit', 'inherit', 'ipc'], serialization: 'json' })
+    const spawner: Spawner = { child, ready: false, pending: new Map(), running: new Map() }
+    this.#spawners.add(spawner)
+    child.on('message', (reply: Reply, handle?: Socket) => this.#onReply(spawner, reply, handle))
+    child.once('exit', (code, signal) => this.#onExit(spawner, code, signal))
+    // A write to a dead spawner's channel fails; its 'exit' settles what it held.
+    child.on('error', () => {})
+  }
+
+  /** Sends each queued start to the ready spawner with the fewest in flight. */
+  #dispatch (): void {
+    while (this.#queue.length > 0) {
+      let best: Spawner | undefined
+      for (const s of this.#spawners) if (s.ready && (best === undefined || s.pending.size < best.pending.size)) best = s
+      if (best === undefined) return
+      const queued = this.#queue.shift() as Queued
+      if (queued.signal.aborted) {
+        queued.resolve({ cancelled: true })
+        continue
+      }
+      best.pending.set(queued.id, { resolve: queued.resolve, pipes: [] })
+      best.child.send({ t: 'spawn', id: queued.id, spec: queued.spec })
+    }
+  }
+
+  #onReply (spawner: Spawner, reply: Reply, handle: Socket | undefined): void {
+    switch (reply.t) {
+      case 'ready':
+        spawner.ready = true
+        this.#log.debug({ spawnerPid: spawner.child.pid }, 'spawner ready')
+        this.#dispatch()
+        return
+      case 'exit': {
+        const program = spawner.running.get(reply.id) as RemoteProgram
+        spawner.running.delete(reply.id)
+        program.tell('exit', reply.code, reply.signal)
+        return
+      }
+      case 'stdio':
+        // Held until `started`: the program is made only when every pipe is here.
+        (spawner.pending.get(reply.id) as Pending).pipes[reply.fd] = handle
+        return
+    }
+    const pending = spawner.pending.get(reply.id) as Pending
+    spawner.pending.delete(reply.id)
+    if (reply.t === 'failed') return pending.resolve({ error: { code: reply.code, message: reply.message } })
+    const program = new RemoteProgram(reply.pid, pending.pipes)
+    spawner.running.set(reply.id, program)
+    pending.resolve({ program })
+  }
+
+  /** A spawner ended: its programs' sessions are told, and (unless the server is closing) a new one starts. */
+  #onExit (spawner: Spawner, code: number | null, signal: NodeJS.Signals | null): void {
+    this.#spawners.delete(spawner)
+    if (!this.#closed) this.#log.error({ spawnerPid: spawner.child.pid, code, signal }, 'spawner lost')
+    for (const pending of spawner.pending.values()) {
+      for (const pipe of pending.pipes) pipe?.destroy()
+      pending.resolve({ lost: true })
+    }
+    for (const program of spawner.running.values()) program.tell('lost')
+    if (this.#closed) return
+    this.start()
+    this.#dispatch()
+  }
+}

@@ -1,0 +1,120 @@
+// The spawner process, forked by SpawnerPool (pool.ts) with an IPC channel: starts programs with
+// execa on request and hands their stdio pipes back over the channel, then the pid, later the
+// exit status. When the channel closes (the server ended, SIGKILL included), every program's
+// process group gets SIGTERM, SIGKILL after its killGrace, and the spawner exits once they are gone.
+//
+// Plain JavaScript on purpose: the spawner boots with no TypeScript loader in any setting (0.1 s
+// instead of seconds under the test runner's), and imports nothing but execa. The message shapes
+// are protocol.ts's; the execa options are session/program.ts's: keep them in step.
+import { closeSync, openSync } from 'node:fs'
+import { execa } from 'execa'
+import { detachPipe } from './handover.mjs'
+
+/** How often a terminating group is checked for survivors, in ms (as process-group.ts). */
+const GROUP_POLL_MS = 25
+
+/** Descriptors one start takes here (as session/descriptors.ts): three pipes, two ends each, and libuv's exec-error pipe. */
+const PER_START = 8
+
+/** Live programs and those whose group may still hold processes: request id → { pid, killGraceMs }. */
+const groups = new Map()
+
+/** Sends `signal` to the process group `pid`; false when none of it is left. */
+function signalGroup (pid, signal) {
+  try {
+    process.kill(-pid, signal)
+    return true
+  } catch {
+    return false
+  }
+}
+
+/** The error (EMFILE, ENFILE) when this process cannot open the descriptors of a start (execa would throw on a child without stdio). */
+function descriptorShortage () {
+  const opened = []
+  let shortage
+  try {
+    while (opened.length < PER_START) opened.push(openSync('/dev/null', 'r'))
+  } catch (err) {
+    shortage = err
+  }
+  for (const fd of opened) closeSync(fd)
+  return shortage
+}
+
+function reply (message, handle) {
+  // The channel may close at any time: a reply to a gone server is dropped.
+  if (process.connected) process.send(message, handle)
+}
+
+function start (id, spec) {
+  let subprocess
+  try {
+    const shortage = descriptorShortage()
+    if (shortage !== undefined) throw shortage
+    subprocess = execa(spec.file, spec.args, {
+      argv0: spec.argv0,
+      ...(spec.cwd === undefined ? {} : { cwd: spec.cwd }),
+      env: spec.env,
+      extendEnv: false,
+      stdin: 'pipe',
+      stdout: 'pipe',
+      stderr: spec.stderr ? 'pipe' : 'ignore',
+      buffer: false,
+      reject: false,
+      detached: true,
+      cleanup: false,
+      stripFinalNewline: false
+    })
+  } catch (err) {
+    // Out of descriptors, invalid arguments (execa's TypeError for a NUL byte has no code), E2BIG…
+    reply({ t: 'failed', id, code: err.code ?? 'ERR_INVALID_ARG_VALUE', message: err.message })
+    return
+  }
+  const pid = subprocess.pid
+  if (pid === undefined) {
+    // ENOENT, EACCES, EAGAIN…: execa's result names the error (reject: false never rejects).
+    subprocess.then((result) => reply({ t: 'failed', id, code: String(result.code), message: String(result.shortMessage) }))
+    return
+  }
+  groups.set(id, { pid, killGraceMs: spec.killGraceMs })
+  // Every pipe leaves its socket now, unread: whenever the program exits, nothing here can read
+  // or close a pipe that waits for its turn (see handover.mjs). The handles, then `started`,
+  // then `exit` go out in this order.
+  const pipes = [subprocess.stdin, subprocess.stdout, subprocess.stderr]
+  pipes.forEach((pipe, fd) => {
+    if (pipe !== null) reply({ t: 'stdio', id, fd }, detachPipe(pipe))
+  })
+  reply({ t: 'started', id, pid })
+  subprocess.once('exit', (code, signal) => {
+    // The server ends the group's background processes now, within killGrace; should it die
+    // meanwhile, they are still the spawner's to end.
+    setTimeout(() => groups.delete(id), spec.killGraceMs + 4 * GROUP_POLL_MS).unref()
+    reply({ t: 'exit', id, code, signal })
+    // The old sockets hold no handle any more: destroying them only lets execa settle.
+    for (const pipe of pipes) pipe?.destroy()
+  })
+}
+
+/** The server is gone: SIGTERM to every group, SIGKILL to what is left after its killGrace, then exit. */
+function orphaned () {
+  const started = Date.now()
+  for (const { pid } of groups.values()) signalGroup(pid, 'SIGTERM')
+  const check = () => {
+    for (const [id, { pid, killGraceMs }] of groups) {
+      if (!signalGroup(pid, 0)) groups.delete(id)
+      else if (Date.now() - started >= killGraceMs) signalGroup(pid, 'SIGKILL')
+    }
+    if (groups.size === 0) process.exit(0)
+    setTimeout(check, GROUP_POLL_MS)
+  }
+  check()
+}
+
+// Ctrl-C in a terminal and `kill -TERM -<pgid>` reach the whole process group: the server decides
+// (drain, then close), and the spawner ends when its channel closes.
+process.on('SIGINT', () => {})
+process.on('SIGTERM', () => {})
+process.on('message', (message) => start(message.id, message.spec))
+process.once('disconnect', orphaned)
+reply({ t: 'ready' })

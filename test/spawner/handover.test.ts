@@ -1,0 +1,28 @@
+import { fork, spawn } from 'node:child_process'
+import { once } from 'node:events'
+import type { Socket } from 'node:net'
+import t from 'tap'
+import { detachPipe } from '../../src/spawner/handover.mjs'
+import { DEADLINE_MS } from '../helpers/client.js'
+import { fixture } from '../helpers/server.js'
+
+// The Node internals the spawner's hand-over relies on (see handover.mjs): a child's stdout
+// socket has a `_handle` with `readStop()`; without its handle, destroying the old socket leaves
+// the pipe open; `new Socket({ handle, manualStart })` wraps it unread; a handle sent with
+// `send(m, socket)` carries every byte not read before it. This fails if Node changes any of it.
+t.test('a detached pipe, its old socket destroyed, handed over to another process loses no byte', async (t) => {
+  const program = spawn('printf', ['%s', 'every byte'], { stdio: ['ignore', 'pipe', 'ignore'] })
+  const stdout = program.stdout as Socket
+  t.type((stdout as unknown as { _handle: { readStop: unknown } })._handle.readStop, 'function', 'the socket has _handle.readStop')
+  const pipe = detachPipe(stdout)
+  t.equal((stdout as unknown as { _handle: unknown })._handle, null, 'the old socket holds no handle')
+  // The program has written and exited, and Node has done what it does to its stdio then.
+  await once(program, 'exit', { signal: AbortSignal.timeout(DEADLINE_MS) })
+  stdout.destroy()
+  const receiver = fork(fixture('receive-handle.mjs'), [], { execArgv: [], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
+  t.teardown(() => receiver.kill('SIGKILL'))
+  receiver.send('pipe', pipe)
+  const [text] = await once(receiver, 'message', { signal: AbortSignal.timeout(DEADLINE_MS) })
+  t.equal(text, 'every byte', 'the receiver read all of it')
+  t.equal((pipe as unknown as { _handle: unknown })._handle, null, 'the sender no longer holds the handle')
+})

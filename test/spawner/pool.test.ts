@@ -1,0 +1,181 @@
+import { pino } from 'pino'
+import t from 'tap'
+import { SpawnerPool } from '../../src/spawner/pool.js'
+import { connect, DEADLINE_MS, refusedUpgrade, until } from '../helpers/client.js'
+import { watchFlow } from '../helpers/flow.js'
+import { isRunning } from '../helpers/processes.js'
+import { node, startServer, type LogRecord, type TestServer } from '../helpers/server.js'
+
+/** The pid of the `count`th spawner that said it is ready. */
+async function spawnerPid (s: TestServer, count = 1): Promise<number> {
+  const ready = (): LogRecord[] => s.logs.filter((r) => r.msg === 'spawner ready')
+  await until(() => ready().length >= count, 'a spawner to be ready')
+  return (ready()[count - 1] as LogRecord)['spawnerPid'] as number
+}
+
+t.test('a session runs in a spawner: output byte-exact, input, stderr, exit status, the pid logged', async (t) => {
+  const s = await startServer(t, `
+spawners: 1
+routes:
+  /yes:
+    command: ${node('yes.mjs', '20000')}
+  /cat:
+    command: [cat]
+  /exit:
+    command: [/bin/sh, -c, 'read line; echo oops >&2; exit 3']
+    stderr: merge
+`)
+  const yes = connect(`${s.url}/yes`)
+  const closed = await yes.closed
+  t.equal(yes.messages.length, 20000, 'every line arrived')
+  t.equal(yes.messages[19999], 'y 19999', 'in order, to the last')
+  t.same(closed, { code: 1000, reason: 'exit 0' })
+  const cat = connect(`${s.url}/cat`)
+  await cat.opened
+  cat.ws.send('hello')
+  t.same(await cat.received(1), ['hello'], 'input reaches the program through the handed-over pipe')
+  cat.ws.close()
+  await cat.closed
+  // A program that exits before its pipes are handed over can lose its end of output (open defect): this one waits for input.
+  const exit = connect(`${s.url}/exit`)
+  await exit.opened
+  exit.ws.send('go')
+  t.match(await exit.closed, { reason: 'exit 3' }, 'the exit status comes back from the spawner')
+  t.match(exit.messages, [/oops/], 'stderr is handed over too')
+  const start = s.logs.find((r) => r.msg === 'session start')
+  t.type(start?.['childPid'], 'number', 'the pid is logged once known')
+})
+
+t.test('a program that cannot start closes with 1011 spawn failed: CODE, from the spawner', async (t) => {
+  const s = await startServer(t, `
+spawners: 1
+routes:
+  /gone:
+    command: [/bin/sh, -c, 'exec /nonexistent/program']
+  /nul:
+    command: [/bin/echo, "a\\u0000b"]
+`)
+  const nul = connect(`${s.url}/nul`)
+  t.same(await nul.closed, { code: 1011, reason: 'spawn failed: ERR_INVALID_ARG_VALUE' })
+})
+
+t.test('a spawner killed mid-session: 1011 spawner lost, the program ended, a new spawner, new sessions work', async (t) => {
+  const s = await startServer(t, `
+spawners: 1
+routes:
+  /hold:
+    command: ${node('grandchild.mjs')}
+    killGrace: 200ms
+  /cat:
+    command: [cat]
+`)
+  const pid = await spawnerPid(s)
+  const hold = connect(`${s.url}/hold`)
+  const grandchild = Number((await hold.received(1))[0])
+  const [session] = s.app.wsexec.sessions
+  const program = session?.pid as number
+  process.kill(pid, 'SIGKILL')
+  t.same(await hold.closed, { code: 1011, reason: 'spawner lost' })
+  await until(() => !isRunning(program) && !isRunning(grandchild), 'the program and its background child to end')
+  t.pass('the process group was ended by the server')
+  const next = await spawnerPid(s, 2)
+  t.not(next, pid, 'a new spawner started')
+  const cat = connect(`${s.url}/cat`)
+  await cat.opened
+  cat.ws.send('again')
+  t.same(await cat.received(1), ['again'], 'a new session works')
+  cat.ws.close()
+  await cat.closed
+  t.ok(s.logs.some((r) => r.msg === 'spawner lost' && r['spawnerPid'] === pid), 'the loss is logged')
+})
+
+t.test('maxPendingSpawns: more starts in flight are refused with 503 WSEXEC_ERR_BUSY and Retry-After; a client gone first has its program ended at once', async (t) => {
+  const s = await startServer(t, `
+spawners: 1
+maxPendingSpawns: 1
+routes:
+  /hold:
+    command: ${node('grandchild.mjs')}
+`)
+  const pid = await spawnerPid(s)
+  // A stopped spawner answers nothing: the first start stays in flight.
+  process.kill(pid, 'SIGSTOP')
+  t.teardown(() => { try { process.kill(pid, 'SIGCONT') } catch {} })
+  const first = connect(`${s.url}/hold`)
+  await first.opened
+  const refused = await refusedUpgrade(`${s.url}/hold`)
+  t.equal(refused.status, 503)
+  t.equal(refused.headers['retry-after'], '5')
+  t.match(JSON.parse(refused.body), { code: 'WSEXEC_ERR_BUSY' })
+  t.notOk(s.logs.some((r) => r.msg === 'session start'), 'no process started meanwhile')
+  first.ws.close()
+  await first.closed
+  process.kill(pid, 'SIGCONT')
+  const [session] = s.app.wsexec.sessions
+  const summary = await session?.done
+  t.match(summary, { closedBy: 'client' })
+  const started = s.logs.find((r) => r.msg === 'session start')
+  await until(() => !isRunning(started?.['childPid'] as number), 'the program of the client gone to end')
+  t.pass('the program that started after its client left was ended at once')
+  const second = connect(`${s.url}/hold`)
+  await second.received(1)
+  second.ws.close()
+  await second.closed
+})
+
+t.test('input sent before the program starts waits for it, the client paused past the mark', async (t) => {
+  const flow = watchFlow(t)
+  const s = await startServer(t, `
+spawners: 1
+routes:
+  /count:
+    command: ${node('count.mjs')}
+`)
+  const pid = await spawnerPid(s)
+  process.kill(pid, 'SIGSTOP')
+  t.teardown(() => { try { process.kill(pid, 'SIGCONT') } catch {} })
+  const c = connect(`${s.url}/count`)
+  await c.opened
+  const paused = flow.next('input-paused')
+  const line = 'x'.repeat(1023)
+  for (let i = 0; i < 300; i++) c.ws.send(line)
+  await paused
+  t.pass('the client is paused while its input waits')
+  c.ws.send('END')
+  process.kill(pid, 'SIGCONT')
+  t.same(await c.received(1), ['300'], 'every line reached the program once it started')
+  await c.closed
+})
+
+t.test('a spawner that dies before answering a start: 1011 spawner lost', async (t) => {
+  const s = await startServer(t, `
+spawners: 1
+routes:
+  /cat:
+    command: [cat]
+`)
+  const pid = await spawnerPid(s)
+  process.kill(pid, 'SIGSTOP')
+  const c = connect(`${s.url}/cat`)
+  await c.opened
+  process.kill(pid, 'SIGKILL')
+  t.same(await c.closed, { code: 1011, reason: 'spawner lost' })
+})
+
+t.test('a start asked for before any spawner is ready, by a client gone since, is never sent', async (t) => {
+  const pool = new SpawnerPool(1, pino({ level: 'silent' }))
+  t.teardown(() => pool.close())
+  const leaving = new AbortController()
+  const outcome = pool.spawn({ file: '/bin/true', args: [], argv0: 'true', cwd: undefined, env: {}, stderr: false, killGraceMs: 100 }, leaving.signal)
+  t.equal(pool.inFlight, 1, 'counted in flight while waiting')
+  leaving.abort()
+  t.same(await outcome, { cancelled: true })
+  t.equal(pool.inFlight, 0)
+})
+
+t.test('closing the pool answers the starts still waiting with lost', async (t) => {
+  const pool = new SpawnerPool(1, pino({ level: 'silent' }))
+  const outcome = pool.spawn({ file: '/bin/true', args: [], argv0: 'true', cwd: undefined, env: {}, stderr: false, killGraceMs: 100 }, AbortSignal.timeout(DEADLINE_MS))
+  await pool.close()
+  t.same(await outcome, { lost: true })
+})
