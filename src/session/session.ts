@@ -146,6 +146,9 @@ export class Session {
   start (): void {
     const { watchdog } = this.#o
     if (watchdog !== undefined) this.#connection.watch(watchdog, (close) => this.end(close))
+    // A channel session without stdin=true: the program reads end of input at once (a terminal
+    // stays open); what the client sends before the program runs is dropped too.
+    if (!this.#o.streams.stdin && !this.route.tty) this.#input.end()
     this.#connection.start(this.#fromClient())
     this.#program.start(this.#fromProgram(), (failure) => this.#spawnFailed(failure))
   }
@@ -154,8 +157,6 @@ export class Session {
   #onStarted (): void {
     this.#o.log.info({ ...this.#logFields(), childPid: this.pid, remote: this.#o.remoteAddress }, 'session start')
     this.#input.attach(this.#program.stdin as Writable)
-    // A channel session without stdin=true: the program reads end of input at once (a terminal stays open).
-    if (!this.#o.streams.stdin && !this.route.tty) this.#input.end()
     this.#o.onStart?.()
   }
 
