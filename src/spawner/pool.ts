@@ -179,6 +179,7 @@ export class SpawnerPool implements ProgramStarter {
     this.#spawners.delete(spawner)
     if (!this.#closed) this.#log.error({ spawnerPid: spawner.child.pid, code, signal }, 'spawner lost')
     for (const pending of spawner.pending.values()) {
+      /* c8 ignore next -- a spawner that dies between handing over a pipe and its 'started' (microseconds apart): no test can hold it there */
       for (const pipe of pending.pipes) pipe?.destroy()
       pending.resolve({ lost: true })
     }

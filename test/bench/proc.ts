@@ -3,8 +3,28 @@ import { readdirSync, readFileSync } from 'node:fs'
 /** Clock ticks per second of /proc/<pid>/stat times (USER_HZ, 100 on Linux x86 and arm). */
 const CLOCK_TICKS_PER_SECOND = 100
 
-/** Resident set size of one process in KiB (VmRSS), not counting its children; NaN once it is gone. */
+/**
+ * Resident set size of a server in KiB (VmRSS): the process itself and its wsexec spawner
+ * processes (children running `spawner/worker.mjs`), not the programs; NaN once it is gone.
+ */
 export function readRssKiB (pid: number): number {
+  let total = readOwnRssKiB(pid)
+  for (const child of readChildPids(pid)) {
+    if (isSpawner(child)) total += readOwnRssKiB(child) || 0
+  }
+  return total
+}
+
+function isSpawner (pid: number): boolean {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'latin1').includes('spawner/worker.mjs')
+  } catch {
+    return false
+  }
+}
+
+/** Resident set size of one process in KiB (VmRSS), not counting its children; NaN once it is gone. */
+function readOwnRssKiB (pid: number): number {
   try {
     const status = readFileSync(`/proc/${pid}/status`, 'latin1')
     const match = /^VmRSS:\s+(\d+) kB/m.exec(status)

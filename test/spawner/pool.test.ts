@@ -6,8 +6,15 @@ import { watchFlow } from '../helpers/flow.js'
 import { isRunning } from '../helpers/processes.js'
 import { node, startServer, type LogRecord, type TestServer } from '../helpers/server.js'
 
-/** The pid of the `count`th spawner that said it is ready. */
+/**
+ * The pid of the `count`th spawner that said it is ready. Spawners are forked by the first
+ * session: for the first, a session of `/warm` runs first.
+ */
 async function spawnerPid (s: TestServer, count = 1): Promise<number> {
+  if (count === 1) {
+    await connect(`${s.url}/warm`).closed
+    await until(() => s.app.wsexec.sessions.size === 0, 'the warm-up session to end')
+  }
   const ready = (): LogRecord[] => s.logs.filter((r) => r.msg === 'spawner ready')
   await until(() => ready().length >= count, 'a spawner to be ready')
   return (ready()[count - 1] as LogRecord)['spawnerPid'] as number
@@ -17,6 +24,8 @@ t.test('a session runs in a spawner: output byte-exact, input, stderr, exit stat
   const s = await startServer(t, `
 spawners: 1
 routes:
+  /warm:
+    command: [/bin/true]
   /yes:
     command: ${node('yes.mjs', '20000')}
   /cat:
@@ -50,6 +59,8 @@ t.test('a program that cannot start closes with 1011 spawn failed: CODE, from th
   const s = await startServer(t, `
 spawners: 1
 routes:
+  /warm:
+    command: [/bin/true]
   /gone:
     command: [/bin/sh, -c, 'exec /nonexistent/program']
   /nul:
@@ -63,6 +74,8 @@ t.test('a spawner killed mid-session: 1011 spawner lost, the program ended, a ne
   const s = await startServer(t, `
 spawners: 1
 routes:
+  /warm:
+    command: [/bin/true]
   /hold:
     command: ${node('grandchild.mjs')}
     killGrace: 200ms
@@ -94,6 +107,8 @@ t.test('maxPendingSpawns: more starts in flight are refused with 503 WSEXEC_ERR_
 spawners: 1
 maxPendingSpawns: 1
 routes:
+  /warm:
+    command: [/bin/true]
   /hold:
     command: ${node('grandchild.mjs')}
 `)
@@ -107,14 +122,14 @@ routes:
   t.equal(refused.status, 503)
   t.equal(refused.headers['retry-after'], '5')
   t.match(JSON.parse(refused.body), { code: 'WSEXEC_ERR_BUSY' })
-  t.notOk(s.logs.some((r) => r.msg === 'session start'), 'no process started meanwhile')
+  t.notOk(s.logs.some((r) => r.msg === 'session start' && r['route'] === '/hold'), 'no process started meanwhile')
   first.ws.close()
   await first.closed
   process.kill(pid, 'SIGCONT')
   const [session] = s.app.wsexec.sessions
   const summary = await session?.done
   t.match(summary, { closedBy: 'client' })
-  const started = s.logs.find((r) => r.msg === 'session start')
+  const started = s.logs.find((r) => r.msg === 'session start' && r['route'] === '/hold')
   await until(() => !isRunning(started?.['childPid'] as number), 'the program of the client gone to end')
   t.pass('the program that started after its client left was ended at once')
   const second = connect(`${s.url}/hold`)
@@ -128,6 +143,8 @@ t.test('input sent before the program starts waits for it, the client paused pas
   const s = await startServer(t, `
 spawners: 1
 routes:
+  /warm:
+    command: [/bin/true]
   /count:
     command: ${node('count.mjs')}
 `)
@@ -151,6 +168,8 @@ t.test('a spawner that dies before answering a start: 1011 spawner lost', async 
   const s = await startServer(t, `
 spawners: 1
 routes:
+  /warm:
+    command: [/bin/true]
   /cat:
     command: [cat]
 `)
