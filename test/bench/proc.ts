@@ -15,6 +15,11 @@ export function readRssKiB (pid: number): number {
   return total
 }
 
+/** PIDs of the programs a server runs: its direct children, a wsexec spawner standing for its own children. */
+export function readProgramPids (pid: number): number[] {
+  return readChildPids(pid).flatMap((child) => isSpawner(child) ? readChildPids(child) : [child])
+}
+
 function isSpawner (pid: number): boolean {
   try {
     return readFileSync(`/proc/${pid}/cmdline`, 'latin1').includes('spawner/worker.mjs')

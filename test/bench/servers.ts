@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { stringify } from 'yaml'
-import { readChildPids } from './proc.js'
+import { readProgramPids } from './proc.js'
 
 /** The two servers compared. */
 export type ServerKind = 'wsexec' | 'websocketd'
@@ -96,6 +96,8 @@ async function writeWsexecConfig (dir: string, port: number, route: Route): Prom
     // One benchmark client opens up to 500 sessions at once: lift the per-address limit (default
     // 100) to the server-wide one, as a deployment behind a proxy without trustProxy would.
     maxSessionsPerClient: 1000,
+    // WSEXEC_BENCH_SPAWNERS=0 compares the in-process start with the spawners (default: wsexec's own).
+    ...(process.env['WSEXEC_BENCH_SPAWNERS'] === undefined ? {} : { spawners: Number(process.env['WSEXEC_BENCH_SPAWNERS']) }),
     routes: { [route.path]: { command: [...route.argv], mode: 'text', ...route.wsexec } }
   }
   await writeFile(file, stringify(config))
@@ -140,7 +142,7 @@ export async function startServer (kind: ServerKind, route: Route, paths: Server
   child.on('exit', () => { started.delete(child) })
 
   const stop = async (drainMs = 3000): Promise<StopReport> => {
-    const children = (): number => child.pid === undefined ? 0 : readChildPids(child.pid).length
+    const children = (): number => child.pid === undefined ? 0 : readProgramPids(child.pid).length
     const drainDeadline = Date.now() + drainMs
     while (children() > 0 && Date.now() < drainDeadline) await sleep(20)
     const leftoverChildren = children()

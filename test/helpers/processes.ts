@@ -10,7 +10,11 @@ export function isRunning (pid: number): boolean {
   }
 }
 
-/** Process ids whose parent is `ppid`, with their state letter (Z for zombies). */
+/**
+ * Process ids whose parent is `ppid`, with their state letter (Z for zombies). A wsexec spawner
+ * (a child running `spawner/worker.mjs`) stands for the programs it started: its children are
+ * listed instead of it, so that "no program left" reads the same with spawners as without.
+ */
 export function childrenOf (ppid: number): Array<{ pid: number, state: string }> {
   const out: Array<{ pid: number, state: string }> = []
   for (const entry of readdirSync('/proc')) {
@@ -18,7 +22,9 @@ export function childrenOf (ppid: number): Array<{ pid: number, state: string }>
     try {
       const stat = readFileSync(`/proc/${entry}/stat`, 'utf8')
       const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
-      if (Number(fields[1]) === ppid) out.push({ pid: Number(entry), state: fields[0] as string })
+      if (Number(fields[1]) !== ppid) continue
+      if (readFileSync(`/proc/${entry}/cmdline`, 'latin1').includes('spawner/worker.mjs')) out.push(...childrenOf(Number(entry)))
+      else out.push({ pid: Number(entry), state: fields[0] as string })
     } catch {
       // the process ended while we looked
     }

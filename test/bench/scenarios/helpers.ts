@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import { LeanClient } from '../lean-client.js'
-import { readChildPids } from '../proc.js'
+import { readProgramPids } from '../proc.js'
 import type { ScenarioContext } from './types.js'
 
 /** Formats a count for descriptions: 1000000 → "1,000,000". */
@@ -66,6 +66,6 @@ export async function warmUp (ctx: ScenarioContext, holdMs: number): Promise<boo
   await Promise.race([client.closed, sleep(1000)])
   client.destroy()
   const deadline = Date.now() + 3000
-  while (readChildPids(ctx.server.pid).length > 0 && Date.now() < deadline) await sleep(20)
-  return readChildPids(ctx.server.pid).length === 0
+  while (readProgramPids(ctx.server.pid).length > 0 && Date.now() < deadline) await sleep(20)
+  return readProgramPids(ctx.server.pid).length === 0
 }
