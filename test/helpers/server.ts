@@ -4,6 +4,7 @@ import { pino } from 'pino'
 import type { FastifyInstance } from 'fastify'
 import { loadConfigText } from '../../src/config/pipeline.js'
 import { buildServer } from '../../src/server/build.js'
+import { until } from './client.js'
 
 /** A pino record as parsed from the server's log. */
 export type LogRecord = Record<string, unknown> & { msg: string, level: number }
@@ -60,4 +61,14 @@ export function q (s: string): string {
 /** `node` running a fixture, as a YAML flow sequence for `command:`. */
 export function node (name: string, ...args: string[]): string {
   return `[${[process.execPath, fixture(name), ...args].map(q).join(', ')}]`
+}
+
+/**
+ * The number of `session start` records once there are at least `count` (a program started by a
+ * spawner is logged when the spawner answers, after the client's open): fails after the deadline.
+ */
+export async function startedSessions (s: TestServer, count: number): Promise<number> {
+  const started = (): number => s.logs.filter((r) => r.msg === 'session start').length
+  await until(() => started() >= count, `${count} sessions to start`)
+  return started()
 }

@@ -9,7 +9,7 @@ import WebSocket from 'ws'
 import { loadConfigText } from '../../src/config/pipeline.js'
 import { transportOptions } from '../../src/security/tls.js'
 import { connect, refusedUpgrade } from '../helpers/client.js'
-import { node, q, startServer } from '../helpers/server.js'
+import { node, q, startedSessions, startServer } from '../helpers/server.js'
 
 const run = promisify(execFile)
 
@@ -58,7 +58,7 @@ t.test('with ca, a client certificate is required and its CN becomes REMOTE_USER
   const anonymous = new WebSocket(`${s.url}/env`, { ca })
   const err = await new Promise<Error>((resolve) => anonymous.once('error', resolve))
   t.ok(err instanceof Error, `no certificate, no connection (${err.message})`)
-  t.equal(s.logs.filter((r) => r.msg === 'session start').length, 1)
+  t.equal(await startedSessions(s, 1), 1)
 })
 
 t.test('a client certificate without exactly one CN completes the handshake but gets 401', async (t) => {
