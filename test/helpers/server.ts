@@ -68,7 +68,19 @@ export function node (name: string, ...args: string[]): string {
  * spawner is logged when the spawner answers, after the client's open): fails after the deadline.
  */
 export async function startedSessions (s: TestServer, count: number): Promise<number> {
-  const started = (): number => s.logs.filter((r) => r.msg === 'session start').length
-  await until(() => started() >= count, `${count} sessions to start`)
-  return started()
+  return await records(s, 'session start', count)
+}
+
+/**
+ * The number of `session end` records once there are at least `count`: every admitted upgrade
+ * became a session (one whose client left before its spawner was asked gets no program).
+ */
+export async function endedSessions (s: TestServer, count: number): Promise<number> {
+  return await records(s, 'session end', count)
+}
+
+async function records (s: TestServer, msg: string, count: number): Promise<number> {
+  const found = (): number => s.logs.filter((r) => r.msg === msg).length
+  await until(() => found() >= count, `${count} records '${msg}'`)
+  return found()
 }

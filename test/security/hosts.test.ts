@@ -10,7 +10,7 @@ import { hostPattern } from '../../src/config/hosts.js'
 import { hostAllowed, hostsFor, isLoopback, LOOPBACK_HOSTS } from '../../src/security/hosts.js'
 import { connect, refusedUpgrade } from '../helpers/client.js'
 import { rawConnect, statusOf } from '../helpers/raw.js'
-import { fixture, startedSessions, startServer } from '../helpers/server.js'
+import { fixture, endedSessions, startServer } from '../helpers/server.js'
 
 /** A plain GET over TCP (`port`) or a Unix socket (`socketPath`) with the given Host header. */
 async function get (where: { port?: number, socketPath?: string }, path: string, host: string): Promise<{ status: number, body: string }> {
@@ -74,7 +74,7 @@ t.test('on loopback, DNS rebinding is refused with 403 before anything else, on 
   await c.opened
   c.ws.close()
   await c.closed
-  t.equal(await startedSessions(s, 1), 1, 'only the allowed host got a process')
+  t.equal(await endedSessions(s, 1), 1, 'only the allowed host got a session')
   // HTTP/1.0 needs no Host: without one there is no allowed name either.
   const old = await rawConnect(s.port)
   old.socket.write('GET /healthz HTTP/1.0\r\n\r\n')

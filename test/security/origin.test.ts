@@ -2,7 +2,7 @@ import t from 'tap'
 import { originAllowed } from '../../src/security/origin.js'
 import { upgradeStatus } from '../helpers/client.js'
 import { stillServes } from '../helpers/security.js'
-import { startedSessions, startServer } from '../helpers/server.js'
+import { endedSessions, startServer } from '../helpers/server.js'
 
 const same = { origins: null, requireOrigin: false }
 
@@ -69,6 +69,6 @@ t.test('cross-site requests get 403 before any process starts', async (t) => {
   const res = await fetch(`${host}/echo`, { headers: { origin: 'https://evil.example' } })
   t.equal(res.status, 403)
   t.same(await res.json(), { statusCode: 403, code: 'WSEXEC_ERR_ORIGIN_NOT_ALLOWED', error: 'Forbidden', message: 'Origin https://evil.example may not connect to /echo' })
-  t.equal(await startedSessions(s, 4), 4, 'only accepted requests started a process')
+  t.equal(await endedSessions(s, 4), 4, 'only accepted requests became sessions')
   await stillServes(t, s)
 })
