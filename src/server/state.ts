@@ -106,17 +106,23 @@ export class ServerState {
   }
 
   /**
-   * Loads the code that runs sessions (execa, the session, the wire formats) and makes the
-   * spawner pool: on the first upgrade or once the server listens, whichever comes first, so that
+   * Loads the code that runs sessions (execa, the session, the wire formats) and starts the
+   * spawners (settles once one is ready): on the first upgrade or once the server listens, whichever comes first, so that
    * start-up does not pay for it.
    */
   async loadSessions (): Promise<void> {
     this.#loading ??= Promise.all([
       import('../session/assemble.js').then((m) => { this.#startSession = m.startSession }),
-      // The spawners themselves are forked by the first start: a server that runs no session forks none.
-      this.#spawners === 0 ? undefined : import('../spawner/pool.js').then((m) => { this.starter = new m.SpawnerPool(this.#spawners, this.#log) })
+      this.#spawners === 0 ? undefined : import('../spawner/pool.js').then(async (m) => this.#startSpawners(new m.SpawnerPool(this.#spawners, this.#log)))
     ]).then(() => {})
     return this.#loading
+  }
+
+  /** Forks the spawners; settles once one is ready, so that no upgrade is answered before its program can be sent. */
+  async #startSpawners (pool: SpawnerPool): Promise<void> {
+    this.starter = pool
+    pool.start()
+    await pool.ready
   }
 
   /** Ends the spawners (their programs' groups with them) and waits for them to exit. */

@@ -70,8 +70,8 @@ export class Program {
   #orphanTimer: NodeJS.Timeout | undefined
   /** Aborted when the program is no longer wanted before it started: a start not yet sent to a spawner is not sent. */
   #leaving: AbortController | undefined
-  /** How a program ended before it started is ended once it starts. */
-  #unwanted: 'terminate' | 'kill' | undefined
+  /** How a program ended before it started is ended once it starts (`grace`: its client left, as {@link terminateAfterGrace}). */
+  #unwanted: 'grace' | 'terminate' | 'kill' | undefined
 
   constructor (spec: ProgramSpec) {
     this.#spec = spec
@@ -133,9 +133,11 @@ export class Program {
     program.once('lost', () => this.#lost(listener))
     this.#run(program, listener)
     program.replay()
-    // The client left (or the server ended the session) while the program was starting: it ends at once.
+    // The server ended the session while the program was starting: it ends at once; a client that
+    // left meanwhile gives it its closeGrace, as if it had left just after the start.
     if (this.#unwanted === 'kill') this.kill()
     else if (this.#unwanted === 'terminate') this.terminate()
+    else if (this.#unwanted === 'grace') this.terminateAfterGrace()
   }
 
   /** The program runs: its exit, its group and its output are watched, then the listener is told. */
@@ -187,7 +189,7 @@ export class Program {
 
   /** The client left: the process group is terminated after the route's `closeGrace` unless the program exits first. */
   terminateAfterGrace (): void {
-    if (this.#group === undefined) return this.#unwant('terminate')
+    if (this.#group === undefined) return this.#unwant('grace')
     if (this.#exited) return
     const group = this.#group
     this.#graceTimer = setTimeout(() => group.terminate(), this.#spec.route.closeGraceMs)
@@ -199,9 +201,10 @@ export class Program {
     this.#destroyPipes()
   }
 
-  /** Ended before it started: the start is not sent if it still waits, or the program is ended as soon as it runs. */
-  #unwant (how: 'terminate' | 'kill'): void {
-    if (this.#unwanted !== 'kill') this.#unwanted = how
+  /** Ended before it started: the start is not sent if it still waits for a spawner, or the program is ended as soon as it runs. */
+  #unwant (how: 'grace' | 'terminate' | 'kill'): void {
+    // The strongest asked for wins: kill, then terminate, then grace.
+    if (this.#unwanted === undefined || how === 'kill' || (how === 'terminate' && this.#unwanted === 'grace')) this.#unwanted = how
     this.#leaving?.abort()
   }
 

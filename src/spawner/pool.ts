@@ -74,10 +74,18 @@ export class SpawnerPool implements ProgramStarter {
   #nextId = 0
   #inFlight = 0
   #closed = false
+  readonly #ready: Promise<void>
+  #resolveReady!: () => void
 
   constructor (count: number, log: FastifyBaseLogger) {
     this.#count = count
     this.#log = log
+    this.#ready = new Promise((resolve) => { this.#resolveReady = resolve })
+  }
+
+  /** Settles once a spawner is ready (or the pool is closed): starts asked for from then on are sent at once. */
+  get ready (): Promise<void> {
+    return this.#ready
   }
 
   get inFlight (): number {
@@ -101,16 +109,27 @@ export class SpawnerPool implements ProgramStarter {
     this.start()
     this.#inFlight++
     const outcome = await new Promise<StartOutcome>((resolve) => {
-      this.#queue.push({ id: ++this.#nextId, spec, signal, resolve })
+      const queued: Queued = { id: ++this.#nextId, spec, signal, resolve }
+      this.#queue.push(queued)
+      // Called off while it waits for a spawner: it leaves the queue (and stops counting) at once.
+      signal.addEventListener('abort', () => this.#cancel(queued), { once: true })
       this.#dispatch()
     })
     this.#inFlight--
     return outcome
   }
 
+  #cancel (queued: Queued): void {
+    const at = this.#queue.indexOf(queued)
+    if (at === -1) return
+    this.#queue.splice(at, 1)
+    queued.resolve({ cancelled: true })
+  }
+
   /** Closes every spawner's channel (they end what is left of their programs) and waits for them to exit. */
   async close (): Promise<void> {
     this.#closed = true
+    this.#resolveReady()
     for (const queued of this.#queue.splice(0)) queued.resolve({ lost: true })
     await Promise.all([...this.#spawners].map(async (s) => {
       const exited = s.child.exitCode !== null || s.child.signalCode !== null
@@ -139,10 +158,6 @@ export class SpawnerPool implements ProgramStarter {
       for (const s of this.#spawners) if (s.ready && (best === undefined || s.pending.size < best.pending.size)) best = s
       if (best === undefined) return
       const queued = this.#queue.shift() as Queued
-      if (queued.signal.aborted) {
-        queued.resolve({ cancelled: true })
-        continue
-      }
       best.pending.set(queued.id, { resolve: queued.resolve, pipes: [] })
       best.child.send({ t: 'spawn', id: queued.id, spec: queued.spec })
     }
@@ -152,6 +167,7 @@ export class SpawnerPool implements ProgramStarter {
     switch (reply.t) {
       case 'ready':
         spawner.ready = true
+        this.#resolveReady()
         this.#log.debug({ spawnerPid: spawner.child.pid }, 'spawner ready')
         this.#dispatch()
         return

@@ -96,9 +96,15 @@ function start (id, spec) {
   })
 }
 
+/** How often the channel is checked, in ms (see below). */
+const CHANNEL_POLL_MS = 100
+
+let orphanedAt
+
 /** The server is gone: SIGTERM to every group, SIGKILL to what is left after its killGrace, then exit. */
 function orphaned () {
-  const started = Date.now()
+  if (orphanedAt !== undefined) return
+  const started = orphanedAt = Date.now()
   for (const { pid } of groups.values()) signalGroup(pid, 'SIGTERM')
   const check = () => {
     for (const [id, { pid, killGraceMs }] of groups) {
@@ -117,4 +123,7 @@ process.on('SIGINT', () => {})
 process.on('SIGTERM', () => {})
 process.on('message', (message) => start(message.id, message.spec))
 process.once('disconnect', orphaned)
+// Node postpones 'disconnect' until every handle sent has been acknowledged: a server that closed
+// (or died) with a pipe in flight never acknowledges it, so the channel is also watched here.
+setInterval(() => { if (!process.connected) orphaned() }, CHANNEL_POLL_MS)
 reply({ t: 'ready' })

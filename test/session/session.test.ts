@@ -149,7 +149,10 @@ t.test('300 abrupt disconnects leave no process, no zombie and no descriptor beh
   for (let i = 0; i < 300; i++) {
     const c = connect(`${s.url}/cat`)
     await c.opened
-    pids.push([...s.app.wsexec.sessions].at(-1)?.pid as number)
+    // A spawner answers after the open: the disconnect comes once the program runs.
+    const session = [...s.app.wsexec.sessions].at(-1)
+    await until(() => session?.pid !== undefined, 'the program to start')
+    pids.push(session?.pid as number)
     c.ws.terminate()
     await c.closed
   }

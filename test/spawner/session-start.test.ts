@@ -160,3 +160,24 @@ t.test('a session killed before any spawner was ready: the start is never sent',
   t.match(await session.done, { exitCode: null, signal: null })
   t.notOk(records.some((r) => r.msg === 'session start'), 'no program')
 })
+
+t.test('a client gone after its start was sent: the program runs, reads end of input and exits by itself', async (t) => {
+  const { pool, resume } = await stoppedPool(t)
+  const { connection, session } = sessionWith(pool, '/bin/cat', [])
+  session.start()
+  connection.clientClosed(1000)
+  resume()
+  t.match(await session.done, { exitCode: 0, signal: null, closedBy: 'client' }, 'as without spawners: EOF, then closeGrace')
+})
+
+t.test('left by its client, then shut down, then killed while starting: the strongest end wins', async (t) => {
+  const { pool, resume } = await stoppedPool(t)
+  const { connection, session } = sessionWith(pool)
+  session.start()
+  connection.clientClosed(1006)
+  session.shutdown()
+  session.kill()
+  session.shutdown()
+  resume()
+  t.match(await session.done, { signal: 'SIGKILL' })
+})
