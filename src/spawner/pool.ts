@@ -132,9 +132,8 @@ export class SpawnerPool implements ProgramStarter {
     this.#resolveReady()
     for (const queued of this.#queue.splice(0)) queued.resolve({ lost: true })
     await Promise.all([...this.#spawners].map(async (s) => {
-      const exited = s.child.exitCode !== null || s.child.signalCode !== null
-        ? Promise.resolve()
-        : once(s.child, 'exit', { signal: AbortSignal.timeout(EXIT_WAIT_MS) }).catch(() => {})
+      // A spawner that exited has left the set already (see #onExit).
+      const exited = once(s.child, 'exit', { signal: AbortSignal.timeout(EXIT_WAIT_MS) }).catch(() => {})
       if (s.child.connected) s.child.disconnect()
       await exited
     }))

@@ -3,7 +3,7 @@ import t from 'tap'
 import { SpawnerPool } from '../../src/spawner/pool.js'
 import { connect, DEADLINE_MS, refusedUpgrade, until } from '../helpers/client.js'
 import { watchFlow } from '../helpers/flow.js'
-import { isRunning } from '../helpers/processes.js'
+import { childrenOf, isRunning } from '../helpers/processes.js'
 import { node, startServer, type LogRecord, type TestServer } from '../helpers/server.js'
 
 /**
@@ -197,4 +197,30 @@ t.test('closing the pool answers the starts still waiting with lost', async (t) 
   const outcome = pool.spawn({ file: '/bin/true', args: [], argv0: 'true', cwd: undefined, env: {}, stderr: false, killGraceMs: 100 }, AbortSignal.timeout(DEADLINE_MS))
   await pool.close()
   t.same(await outcome, { lost: true })
+})
+
+t.test('a start asked of a closed pool: lost, nothing forked', async (t) => {
+  const pool = new SpawnerPool(1, pino({ level: 'silent' }))
+  await pool.close()
+  t.same(await pool.spawn({ file: '/bin/true', args: [], argv0: 'true', cwd: undefined, env: {}, stderr: false, killGraceMs: 100 }, AbortSignal.timeout(DEADLINE_MS)), { lost: true })
+})
+
+t.test('spawners: 0 starts programs in the server process, failures included', async (t) => {
+  const s = await startServer(t, `
+spawners: 0
+routes:
+  /cat:
+    command: [cat]
+  /nul:
+    command: [/bin/echo, "a\\u0000b"]
+`)
+  const cat = connect(`${s.url}/cat`)
+  await cat.opened
+  cat.ws.send('here')
+  t.same(await cat.received(1), ['here'])
+  const [session] = s.app.wsexec.sessions
+  t.ok(childrenOf(process.pid).some((p) => p.pid === session?.pid), 'the program is a child of the server')
+  cat.ws.close()
+  await cat.closed
+  t.same(await connect(`${s.url}/nul`).closed, { code: 1011, reason: 'spawn failed: ERR_INVALID_ARG_VALUE' })
 })
