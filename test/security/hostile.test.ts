@@ -49,7 +49,8 @@ t.test('frame abuse closes with 1002, 1007 or 1009 and ends the session', async 
   }
   t.ok(process.memoryUsage().arrayBuffers - before < 64 * 1024 * 1024, 'no length claim was allocated')
   await until(() => s.app.wsexec.sessions.size === 0, 'sessions to end')
-  t.same(s.logs.filter((r) => r.msg === 'session end').map((r) => r['closeCode']), [1002, 1002, 1002, 1002, 1002, 1002, 1007, 1009, 1009])
+  // Sessions end in any order once their programs start in the spawners: the codes are compared as a set.
+  t.same(s.logs.filter((r) => r.msg === 'session end').map((r) => r['closeCode'] as number).sort((a, b) => a - b), [1002, 1002, 1002, 1002, 1002, 1002, 1007, 1009, 1009])
   await stillServes(t, s)
 })
 
