@@ -31,6 +31,8 @@ export class Input {
   #flushing = false
   #paused = false
   #ending = false
+  /** The flush scheduled on the next tick: made once, not a closure per message. */
+  readonly #flushSoon = (): void => this.#flush()
 
   constructor (framing: Framing, source: Pausable, onPaused: () => void, onResumed: () => void) {
     this.#framing = framing
@@ -63,7 +65,7 @@ export class Input {
     this.#pendingBytes += this.#framing.decode(data, isBinary, this.#pending)
     if (this.#flushing) return
     this.#flushing = true
-    process.nextTick(() => this.#flush())
+    process.nextTick(this.#flushSoon)
   }
 
   /** Ends stdin once the input received before is written (the client's end of input); later messages are dropped. */
@@ -71,7 +73,7 @@ export class Input {
     this.#ending = true
     if (this.#flushing) return
     this.#flushing = true
-    process.nextTick(() => this.#flush())
+    process.nextTick(this.#flushSoon)
   }
 
   /** Closes stdin; later messages are dropped. */
