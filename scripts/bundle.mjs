@@ -8,7 +8,8 @@
 // - native code and worker files: @lydell/node-pty, piscina (and its workers; the bcrypt
 //   worker is tsc's dist/security/password-worker.js);
 // - what wsexec loads only on demand with createRequire: ajv (an invalid configuration),
-//   pino-pretty (a terminal), fastify's schema compilers.
+//   pino-pretty (a terminal), fastify's schema compilers (a route with a schema);
+// - what fastify requires only when used: light-my-request (`inject`).
 // Files found next to a module (package.json, LICENSE, the prebuilt validator, src/public) are
 // found from tsc's output: each bundled module's `import.meta.url` becomes the URL its own file
 // has in dist/.
@@ -50,7 +51,7 @@ try {
     target: 'node20',
     // Bundled CommonJS packages call require() for Node's built-ins.
     banner: { js: "import { createRequire as __wsexecRequire } from 'node:module'; const require = __wsexecRequire(import.meta.url);" },
-    external: ['@lydell/node-pty', 'piscina', 'ajv', 'pino-pretty'],
+    external: ['@lydell/node-pty', 'piscina', 'ajv', 'pino-pretty', '@fastify/ajv-compiler', '@fastify/fast-json-stringify-compiler', 'light-my-request'],
     plugins: [distUrls],
     legalComments: 'none',
     logLevel: 'warning'
