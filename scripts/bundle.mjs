@@ -9,11 +9,13 @@
 //   worker is tsc's dist/security/password-worker.js);
 // - what wsexec loads only on demand with createRequire: ajv (an invalid configuration),
 //   pino-pretty (a terminal), fastify's schema compilers (a route with a schema);
-// - what fastify requires only when used: light-my-request (`inject`).
+// - what fastify requires only when used: light-my-request (`inject`);
+// - CommonJS packages that wsexec imports with import() (rate-limiter-flexible): esbuild gives
+//   such a chunk a default export only, Node gives it its named exports too.
 // Files found next to a module (package.json, LICENSE, the prebuilt validator, src/public) are
 // found from tsc's output: each bundled module's `import.meta.url` becomes the URL its own file
 // has in dist/.
-import { rmSync } from 'node:fs'
+import { readdirSync, readFileSync, rmSync } from 'node:fs'
 import { readFile } from 'node:fs/promises'
 import { relative } from 'node:path'
 import { build } from 'esbuild'
@@ -51,11 +53,17 @@ try {
     target: 'node20',
     // Bundled CommonJS packages call require() for Node's built-ins.
     banner: { js: "import { createRequire as __wsexecRequire } from 'node:module'; const require = __wsexecRequire(import.meta.url);" },
-    external: ['@lydell/node-pty', 'piscina', 'ajv', 'pino-pretty', '@fastify/ajv-compiler', '@fastify/fast-json-stringify-compiler', 'light-my-request'],
+    external: ['@lydell/node-pty', 'piscina', 'ajv', 'pino-pretty', '@fastify/ajv-compiler', '@fastify/fast-json-stringify-compiler', 'light-my-request', 'rate-limiter-flexible'],
     plugins: [distUrls],
     legalComments: 'none',
     logLevel: 'warning'
   })
+  // A CommonJS package behind import() becomes a chunk with a default export only (see above).
+  for (const name of readdirSync(`${DIST}chunks`)) {
+    if (/^export default require_/m.test(readFileSync(`${DIST}chunks/${name}`, 'utf8'))) {
+      throw new Error(`dist/chunks/${name}: a CommonJS package imported with import() lost its named exports; add it to external`)
+    }
+  }
   // tsc's map described the file the bundle replaced.
   rmSync(`${DIST}bin.js.map`, { force: true })
 } catch (err) {
