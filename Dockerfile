@@ -3,14 +3,15 @@
 #   podman run -p 8080:8080 wsexec                                  the example config/routes.yaml
 #   podman run -p 8080:8080 -v "$PWD/my-routes:/config:ro" wsexec   your /config/routes.yaml
 
-# --- build: compile TypeScript into dist/ ---
+# --- build: compile TypeScript into dist/, bundle the command into dist/bin.js ---
 FROM node:22-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
-# No install script is needed to compile (only tsc runs); skipping them also keeps esbuild's
-# and @scarf/scarf's postinstall (telemetry) out of the build.
+# No install script is needed to compile (tsc, and esbuild, whose binary comes in its
+# platform package); skipping them also keeps @scarf/scarf's postinstall (telemetry) out of the build.
 RUN npm ci --ignore-scripts --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
+COPY scripts/bundle.mjs ./scripts/
 COPY src ./src
 RUN npm run build
 

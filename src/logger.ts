@@ -1,6 +1,6 @@
+import { createRequire } from 'node:module'
 import type { Writable } from 'node:stream'
 import { pino, type Level, type Logger } from 'pino'
-import pretty from 'pino-pretty'
 import { REDACT_PATHS } from './security/secrets.js'
 
 export { LOG_LEVELS } from './cli/args.js'
@@ -47,7 +47,8 @@ export function terminalLine (log: Record): string {
  */
 export function createLogger (level: LogLevel, destination: Writable, isPretty: boolean): Logger {
   const options = { level, redact: [...REDACT_PATHS] }
-  return isPretty
-    ? pino(options, pretty({ destination, sync: true, colorize: true, translateTime: 'SYS:HH:MM:ss.l', hideObject: true, messageFormat: (log) => terminalLine(log) }))
-    : pino(options, destination)
+  if (!isPretty) return pino(options, destination)
+  // Loaded for a terminal only: a service writing JSON lines never pays for pino-pretty and its colours.
+  const pretty = createRequire(import.meta.url)('pino-pretty') as typeof import('pino-pretty')
+  return pino(options, pretty({ destination, sync: true, colorize: true, translateTime: 'SYS:HH:MM:ss.l', hideObject: true, messageFormat: (log) => terminalLine(log) }))
 }

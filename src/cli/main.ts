@@ -71,11 +71,12 @@ async function serverMain (argv: readonly string[], io: CliIO): Promise<number> 
     return ExitCode.OK
   }
   if (options.printConfig) {
-    const [{ buildConfigInput }, { stringify }] = await Promise.all([import('./websocketd.js'), import('yaml')])
+    // yaml comes through websocketd.js, an ES module: the bundle gives a CommonJS package's named exports to static imports only.
+    const { buildConfigInput, routesYaml } = await import('./websocketd.js')
     const built = buildConfigInput(options, io.cwd)
     for (const note of built.notes) io.stderr.write(`wsexec: ${note}\n`)
     const extra = options.hosts.slice(1).map((h) => `# --address ${h}: a routes file listens on one address; give --host ${h} (or run one more server) for it\n`).join('')
-    io.stdout.write(`# wsexec routes file made by: wsexec ${argv.join(' ')}\n${extra}${stringify(built.input)}`)
+    io.stdout.write(`# wsexec routes file made by: wsexec ${argv.join(' ')}\n${extra}${routesYaml(built.input)}`)
     return ExitCode.OK
   }
   const notes: string[] = []

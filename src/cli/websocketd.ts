@@ -1,5 +1,6 @@
 import { readdirSync, statSync, accessSync, constants } from 'node:fs'
 import { join, relative, resolve, sep } from 'node:path'
+import { stringify } from 'yaml'
 import type { ConfigInput, RouteInput } from '../config/schema.js'
 import { UsageError, type Options } from './args.js'
 
@@ -8,6 +9,11 @@ export interface Built {
   readonly input: ConfigInput
   /** One line each: flags accepted but meaning nothing here, files left out of `--dir`. */
   readonly notes: readonly string[]
+}
+
+/** `input` as the text of a routes file (YAML), for `--print-config`. */
+export function routesYaml (input: ConfigInput): string {
+  return stringify(input)
 }
 
 /**

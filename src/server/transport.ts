@@ -2,6 +2,7 @@ import fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } 
 import fp from 'fastify-plugin'
 import type { LoadedConfig } from '../config/model.js'
 import { transportOptions } from '../security/tls.js'
+import { lazyCompilers } from './compilers.js'
 import { hostGuard } from './guards.js'
 import { pathOf, type ServerState } from './state.js'
 
@@ -13,6 +14,7 @@ export function createServers (config: LoadedConfig, logger: FastifyBaseLogger, 
   const { security, metrics } = config
   const app = fastify({
     ...transportOptions(security),
+    ...lazyCompilers(),
     loggerInstance: logger,
     logController: new LogController({ disableRequestLogging: true }),
     return503OnClosing: true,
@@ -20,7 +22,7 @@ export function createServers (config: LoadedConfig, logger: FastifyBaseLogger, 
     forceCloseConnections: true
   }) as unknown as FastifyInstance
   const metricsServer = metrics.enabled && metrics.port !== undefined
-    ? fastify({ loggerInstance: logger, logController: new LogController({ disableRequestLogging: true }), keepAliveTimeout: security.keepAliveTimeoutMs, forceCloseConnections: true })
+    ? fastify({ ...lazyCompilers(), loggerInstance: logger, logController: new LogController({ disableRequestLogging: true }), keepAliveTimeout: security.keepAliveTimeoutMs, forceCloseConnections: true })
     : undefined
   // Node closes connections over the cap as they arrive ('drop'): idle clients cannot take every descriptor.
   app.server.maxConnections = security.maxConnections

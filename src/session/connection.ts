@@ -3,7 +3,7 @@ import { performance } from 'node:perf_hooks'
 import WebSocket, { type WebSocketServer } from 'ws'
 import { closeForProtocolError, type Close } from '../close-codes.js'
 import type { FastReceive } from './receive.js'
-import { watch, type WatchdogLimits } from './watchdog.js'
+import { watch, type Watched, type WatchdogLimits } from './watchdog.js'
 
 /** Bytes of frames the server lets wait in the socket before it stops reading the program's output. */
 export const OUTPUT_HIGH_WATER_BYTES = 256 * 1024
@@ -59,7 +59,7 @@ export interface Connection {
  * messages through ws on this connection; only control frames (close, ping, pong) go through ws,
  * each written whole at once. {@link assertRawWritable} checks what can be checked at start-up.
  */
-export class WsConnection implements Connection {
+export class WsConnection implements Connection, Watched {
   readonly #ws: WebSocket
   readonly #socket: Socket
   readonly #fast: FastReceive
@@ -70,6 +70,8 @@ export class WsConnection implements Connection {
   #paused = false
   /** `performance.now()` when reading the client last resumed after input backpressure (0: never). */
   #resumedAt = 0
+  /** How the watchdog ends the session (see {@link watch}). */
+  #expire: ((close: Close) => void) | undefined
 
   /** `socket` is the connection's TCP socket, to which frames are written directly. */
   constructor (ws: WebSocket, socket: Socket, fast: FastReceive) {
@@ -132,20 +134,48 @@ export class WsConnection implements Connection {
   }
 
   watch (limits: WatchdogLimits, expire: (close: Close) => void): void {
-    const ws = this.#ws
-    // The connection's own clock, read by the watchdog alone.
-    const self = this
-    watch({
-      get lastActivity () { return self.#lastActivity },
-      get lastInput () { return self.#lastInput },
-      get inputPaused () { return self.#paused },
-      get inputResumedAt () { return self.#resumedAt },
-      ping: () => ws.ping(),
-      onPong: (callback) => ws.on('pong', callback),
-      onClose: (callback) => ws.once('close', callback),
-      expire,
-      terminate: () => ws.terminate()
-    }, limits)
+    this.#expire = expire
+    // The connection is its own watched side: no object or closures per session for it.
+    watch(this, limits)
+  }
+
+  // What the watchdog reads and calls (its Watched interface); the clock is the connection's own.
+
+  /** `performance.now()` of the last message either way. */
+  get lastActivity (): number {
+    return this.#lastActivity
+  }
+
+  /** `performance.now()` of the last client message. */
+  get lastInput (): number {
+    return this.#lastInput
+  }
+
+  /** True while the client's socket is not read (input backpressure). */
+  get inputPaused (): boolean {
+    return this.#paused
+  }
+
+  /** `performance.now()` when reading the client last resumed after a pause (0: never). */
+  get inputResumedAt (): number {
+    return this.#resumedAt
+  }
+
+  ping (): void {
+    this.#ws.ping()
+  }
+
+  onPong (callback: () => void): void {
+    this.#ws.on('pong', callback)
+  }
+
+  onClose (callback: () => void): void {
+    this.#ws.once('close', callback)
+  }
+
+  /** Ends the session through the callback given to {@link watch}. */
+  expire (close: Close): void {
+    (this.#expire as (close: Close) => void)(close)
   }
 }
 

@@ -32,6 +32,8 @@ export class Input {
   #flushing = false
   #paused = false
   #ending = false
+  /** The flush scheduled on the next tick: made once, not a closure per message. */
+  readonly #flushSoon = (): void => this.#flush()
 
   constructor (framing: Framing, source: Pausable, onPaused: () => void, onResumed: () => void) {
     this.#framing = framing
@@ -77,7 +79,7 @@ export class Input {
   #schedule (): void {
     if (this.#flushing) return
     this.#flushing = true
-    process.nextTick(() => this.#flush())
+    process.nextTick(this.#flushSoon)
   }
 
   #resume (): void {

@@ -1,8 +1,9 @@
 import { EventEmitter } from 'node:events'
 import { readdirSync, readFileSync } from 'node:fs'
+import { createRequire } from 'node:module'
 import { constants } from 'node:os'
 import { Readable, Writable } from 'node:stream'
-import { spawn, type IPty } from '@lydell/node-pty'
+import type { IPty } from '@lydell/node-pty'
 import { ProcessGroup } from './process-group.js'
 
 /** `TERM` of a terminal program unless the route's environment sets one. */
@@ -16,6 +17,13 @@ export interface TerminalSpec {
   readonly cwd: string | undefined
   readonly cols: number
   readonly rows: number
+}
+
+/** node-pty, loaded by the first terminal session: a server without `tty` routes never maps its native addon (about 4 MiB of RSS). */
+let nodePty: typeof import('@lydell/node-pty') | undefined
+function loadNodePty (): typeof import('@lydell/node-pty') {
+  nodePty ??= createRequire(import.meta.url)('@lydell/node-pty') as typeof import('@lydell/node-pty')
+  return nodePty
 }
 
 const signalNames = new Map(Object.entries(constants.signals).map(([name, number]) => [number as number, name]))
@@ -38,6 +46,7 @@ export class TerminalProcess extends EventEmitter {
 
   constructor (spec: TerminalSpec) {
     super()
+    const { spawn } = loadNodePty()
     let pty: IPty
     try {
       pty = spawn(spec.file, [...spec.args], {
