@@ -11,7 +11,7 @@ t.test('a grandchild in a session of its own that keeps stdout open holds neithe
   killGrace: 100ms
 /stays:
   command: ${node('setsid-orphan.mjs', 'stay')}
-  closeGrace: 100ms
+  closeGrace: 5s
   killGrace: 100ms
 /cat:
   command: [cat]
@@ -36,6 +36,7 @@ t.test('a grandchild in a session of its own that keeps stdout open holds neithe
   const stays = connect(`${s.url}/stays`)
   orphans.push(Number((await stays.received(1))[0]))
   const [session] = s.app.wsexec.sessions
+  // The program exits when its stdin ends: closeGrace leaves it time to, however loaded the machine.
   stays.ws.close()
   t.match(await session?.done, { exitCode: 0, closedBy: 'client' }, 'the client left, stdin ended, the program exited')
   await until(() => openDescriptors() <= descriptors, 'the pipes to be released')
