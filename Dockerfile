@@ -28,6 +28,7 @@ COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund \
  && npm cache clean --force
 COPY --from=build /app/dist ./dist
+COPY LICENSE ./
 COPY config ./config
 # the example routes as the default; a volume or ConfigMap mounted at /config replaces them
 COPY config/routes.yaml /config/routes.yaml

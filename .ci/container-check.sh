@@ -68,6 +68,13 @@ for routes in default k8s; do
   grep -v 'unable to get systemd connection' <<<"$out" || true
 done
 
+# websocketd's --license: the image carries the LICENSE file next to dist/
+if timeout 60 podman run --rm --name "$name-license" "$IMAGE" --license 2>/dev/null | grep -q '^MIT License'; then
+  pass "wsexec --license prints the LICENSE in the image"
+else
+  fail "wsexec --license fails in the image"
+fi
+
 podman_quiet run -d --name "$name" -p 127.0.0.1::8080 -v "$(realpath test/docker)":/config:ro "$IMAGE"
 port=$(podman port "$name" 8080/tcp | head -1 | sed 's/.*://')
 
