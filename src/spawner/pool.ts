@@ -10,6 +10,9 @@ import { RemoteProgram } from './remote.js'
 /** The spawner's module, next to this one (in `src/` and, copied by the build, in `dist/`). */
 const WORKER = fileURLToPath(new URL('./worker.mjs', import.meta.url))
 
+/** The spawner's Node flags (see #fork). */
+const SPAWNER_FLAGS = ['--max-semi-space-size=1', '--optimize-for-size']
+
 /** How long a closing server waits for a spawner to exit after its channel is closed, in ms. */
 const EXIT_WAIT_MS = 10_000
 
@@ -141,7 +144,10 @@ export class SpawnerPool implements ProgramStarter {
 
   #fork (): void {
     // No --import of the server's loaders: plain JavaScript, the spawner boots in a tenth of a second.
-    const child = fork(WORKER, [], { execArgv: [], stdio: ['ignore', 'inherit', 'inherit', 'ipc'], serialization: 'json' })
+    // A spawner holds an execa subprocess per running program and allocates little else: a 1 MiB
+    // young generation and V8's size-over-speed heuristics keep its RSS per program down (measured
+    // with 300 idle `cat` sessions: 110 KiB per program without them, 20-40 KiB with them).
+    const child = fork(WORKER, [], { execArgv: SPAWNER_FLAGS, stdio: ['ignore', 'inherit', 'inherit', 'ipc'], serialization: 'json' })
     const spawner: Spawner = { child, ready: false, pending: new Map(), running: new Map() }
     this.#spawners.add(spawner)
     child.on('message', (reply: Reply, handle?: Socket) => this.#onReply(spawner, reply, handle))

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs'
 import { pino } from 'pino'
 import t from 'tap'
 import { SpawnerPool } from '../../src/spawner/pool.js'
@@ -45,7 +46,6 @@ routes:
   t.same(await cat.received(1), ['hello'], 'input reaches the program through the handed-over pipe')
   cat.ws.close()
   await cat.closed
-  // A program that exits before its pipes are handed over can lose its end of output (open defect): this one waits for input.
   const exit = connect(`${s.url}/exit`)
   await exit.opened
   exit.ws.send('go')
@@ -223,4 +223,16 @@ routes:
   cat.ws.close()
   await cat.closed
   t.same(await connect(`${s.url}/nul`).closed, { code: 1011, reason: 'spawn failed: ERR_INVALID_ARG_VALUE' })
+})
+
+t.test('a spawner runs with a 1 MiB young generation and V8 tuned for size (its memory per program)', async (t) => {
+  const s = await startServer(t, `
+spawners: 1
+routes:
+  /warm:
+    command: [/bin/true]
+`)
+  const argv = readFileSync(`/proc/${await spawnerPid(s)}/cmdline`, 'utf8').split('\0')
+  t.ok(argv.includes('--max-semi-space-size=1'), 'a 1 MiB young generation')
+  t.ok(argv.includes('--optimize-for-size'), 'V8 favours size over speed')
 })
