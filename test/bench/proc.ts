@@ -4,15 +4,29 @@ import { readdirSync, readFileSync } from 'node:fs'
 const CLOCK_TICKS_PER_SECOND = 100
 
 /**
- * Resident set size of a server in KiB (VmRSS): the process itself and its wsexec spawner
- * processes (children running `spawner/worker.mjs`), not the programs; NaN once it is gone.
+ * Resident memory of a server in KiB: the process's own RSS (VmRSS) plus the private memory of
+ * its wsexec spawner processes (children running `spawner/worker.mjs`), not the programs; NaN once
+ * it is gone. A spawner's other resident pages (about 41 MiB: Node's binary and libraries) are the
+ * same file pages the server's RSS counts already: adding its RSS would count them again.
  */
 export function readRssKiB (pid: number): number {
   let total = readOwnRssKiB(pid)
   for (const child of readChildPids(pid)) {
-    if (isSpawner(child)) total += readOwnRssKiB(child) || 0
+    if (isSpawner(child)) total += readPrivateKiB(child) || 0
   }
   return total
+}
+
+/** Private memory of one process in KiB (Private_Clean + Private_Dirty of /proc/PID/smaps_rollup); NaN once it is gone. */
+function readPrivateKiB (pid: number): number {
+  try {
+    const rollup = readFileSync(`/proc/${pid}/smaps_rollup`, 'latin1')
+    let total = 0
+    for (const match of rollup.matchAll(/^Private_(?:Clean|Dirty):\s+(\d+) kB/gm)) total += Number(match[1])
+    return total
+  } catch {
+    return Number.NaN
+  }
 }
 
 /** PIDs of the programs a server runs: its direct children, a wsexec spawner standing for its own children. */
