@@ -24,6 +24,26 @@ function stdoutBytesOfFrames (wireBytes: number): number {
   return Math.floor(wireBytes / 3) * 2
 }
 
+/** Samples of the server's memory that must agree (within {@link SETTLED_KIB}) before the flood starts. */
+const SETTLED_SAMPLES = 3
+const SETTLED_KIB = 256
+const SETTLE_EVERY_MS = 200
+const SETTLE_MAX_MS = 10_000
+
+/** The server's memory once it stops changing after the start (or after {@link SETTLE_MAX_MS}). */
+async function settledRssKiB (pid: number, signal: AbortSignal): Promise<number> {
+  const endMs = performance.now() + SETTLE_MAX_MS
+  let last = readRssKiB(pid)
+  let agreeing = 1
+  while (agreeing < SETTLED_SAMPLES && performance.now() < endMs && !signal.aborted) {
+    await sleep(SETTLE_EVERY_MS)
+    const now = readRssKiB(pid)
+    agreeing = Math.abs(now - last) <= SETTLED_KIB ? agreeing + 1 : 1
+    last = now
+  }
+  return last
+}
+
 /** A `yes` route read by a client taking 4 KiB every 100 ms: does backpressure bound the server? */
 export const flood: Scenario = {
   name: 'flood',
@@ -44,8 +64,9 @@ export const flood: Scenario = {
     const pid = ctx.server.pid
     const countFile = join(ctx.workDir, COUNT_FILE)
     // No warm-up session: even one dropped right after the upgrade can leave the server holding yes output,
-    // which would raise the baseline. The growth therefore includes one-time start-up costs (a few MiB for Node).
-    const baseRssKiB = readRssKiB(pid)
+    // which would raise the baseline. What a server does once it listens (wsexec forks its spawners and
+    // loads its session code) is not growth from the flood: the baseline is taken once its memory settles.
+    const baseRssKiB = await settledRssKiB(pid, ctx.signal)
     let maxRssKiB = baseRssKiB
     const reader = await openSlowReader({ host: ctx.server.host, port: ctx.server.port, path: ctx.route.path, connectTimeoutMs: CONNECT_TIMEOUT_MS })
     const notes: string[] = []
