@@ -1,6 +1,9 @@
+import { once } from 'node:events'
 import { pino } from 'pino'
 import t from 'tap'
 import { SpawnerPool } from '../../src/spawner/pool.js'
+import { readChunks } from '../../src/spawner/read-buffer.js'
+import type { RemoteProgram } from '../../src/spawner/remote.js'
 import { connect, DEADLINE_MS, refusedUpgrade, until } from '../helpers/client.js'
 import { watchFlow } from '../helpers/flow.js'
 import { childrenOf, isRunning } from '../helpers/processes.js'
@@ -213,6 +216,9 @@ routes:
     command: [cat]
   /nul:
     command: [/bin/echo, "a\\u0000b"]
+  /pwd:
+    command: [pwd]
+    cwd: /tmp
 `)
   const cat = connect(`${s.url}/cat`)
   await cat.opened
@@ -223,4 +229,19 @@ routes:
   cat.ws.close()
   await cat.closed
   t.same(await connect(`${s.url}/nul`).closed, { code: 1011, reason: 'spawn failed: ERR_INVALID_ARG_VALUE' })
+  const pwd = connect(`${s.url}/pwd`)
+  await pwd.closed
+  t.same(pwd.messages, ['/tmp'], 'in the route\'s cwd')
+})
+
+t.test('a spawner starts a program in its cwd; the pool waits for the spawner to exit', async (t) => {
+  const pool = new SpawnerPool(1, pino({ level: 'silent' }))
+  t.teardown(() => pool.close())
+  const outcome = await pool.spawn({ file: '/bin/pwd', args: [], argv0: 'pwd', cwd: '/tmp', env: {}, stderr: false, killGraceMs: 100 }, AbortSignal.timeout(DEADLINE_MS))
+  const program = (outcome as { program: RemoteProgram }).program
+  const chunks: Buffer[] = []
+  readChunks(program.stdout, (chunk) => chunks.push(Buffer.from(chunk)))
+  await once(program.stdout, 'end', { signal: AbortSignal.timeout(DEADLINE_MS) })
+  t.equal(Buffer.concat(chunks).toString(), '/tmp\n')
+  await pool.close()
 })
