@@ -1,4 +1,6 @@
+import { execFileSync } from 'node:child_process'
 import { once } from 'node:events'
+import { readdirSync, readFileSync } from 'node:fs'
 import { pino } from 'pino'
 import t from 'tap'
 import { SpawnerPool } from '../../src/spawner/pool.js'
@@ -7,7 +9,7 @@ import type { RemoteProgram } from '../../src/spawner/remote.js'
 import { connect, DEADLINE_MS, refusedUpgrade, until } from '../helpers/client.js'
 import { watchFlow } from '../helpers/flow.js'
 import { childrenOf, isRunning } from '../helpers/processes.js'
-import { node, startServer, type LogRecord, type TestServer } from '../helpers/server.js'
+import { logSink, node, startServer, type LogRecord, type TestServer } from '../helpers/server.js'
 
 /**
  * The pid of the `count`th spawner that said it is ready. Spawners are forked by the first
@@ -243,5 +245,22 @@ t.test('a spawner starts a program in its cwd; the pool waits for the spawner to
   readChunks(program.stdout, (chunk) => chunks.push(Buffer.from(chunk)))
   await once(program.stdout, 'end', { signal: AbortSignal.timeout(DEADLINE_MS) })
   t.equal(Buffer.concat(chunks).toString(), '/tmp\n')
+  await pool.close()
+})
+
+t.test('a spawner out of descriptors answers failed: EMFILE, and starts programs again once it has them', async (t) => {
+  const records: LogRecord[] = []
+  const pool = new SpawnerPool(1, pino({ level: 'debug' }, logSink(records)))
+  t.teardown(() => pool.close())
+  pool.start()
+  await until(() => records.some((r) => r.msg === 'spawner ready'), 'the spawner')
+  const pid = records.find((r) => r.msg === 'spawner ready')?.['spawnerPid'] as number
+  const spec = { file: '/bin/true', args: [], argv0: 'true', cwd: undefined, env: {}, stderr: false, killGraceMs: 100 }
+  // The server has descriptors to spare, its spawner (soft limit lowered) not: the spawner's own check answers.
+  const [, hard] = readFileSync(`/proc/${pid}/limits`, 'utf8').match(/Max open files\s+\d+\s+(\d+)/) ?? []
+  execFileSync('prlimit', ['--pid', String(pid), `--nofile=${readdirSync(`/proc/${pid}/fd`).length + 2}:${String(hard)}`])
+  t.match(await pool.spawn(spec, AbortSignal.timeout(DEADLINE_MS)), { error: { code: 'EMFILE' } })
+  execFileSync('prlimit', ['--pid', String(pid), `--nofile=${String(hard)}:${String(hard)}`])
+  t.match(await pool.spawn(spec, AbortSignal.timeout(DEADLINE_MS)), { program: { pid: Number } })
   await pool.close()
 })
