@@ -3,6 +3,7 @@ import { execa } from 'execa'
 import type { Route } from '../config/load.js'
 import type { ProgramStarter, StartOutcome } from '../spawner/pool.js'
 import type { SpawnSpec } from '../spawner/protocol.js'
+import { readChunks } from '../spawner/read-buffer.js'
 import type { RemoteProgram } from '../spawner/remote.js'
 import { descriptorShortage } from './descriptors.js'
 import { ProcessGroup } from './process-group.js'
@@ -31,7 +32,10 @@ export interface ProgramSpec {
 export interface ProgramListener {
   /** The program runs: its pid, stdin and output are there (at once in-process, later from a spawner). */
   started (): void
-  /** A chunk of output of `stream` (stdout, or stderr when it goes to the client). */
+  /**
+   * A chunk of output of `stream` (stdout, or stderr when it goes to the client). It may be a view
+   * of the server's read buffer, overwritten by the next read: nothing may keep it after the call.
+   */
   output (chunk: Buffer, stream: StreamName): void
   /** `stream` ended (EOF, or destroyed when an orphan held it open): nothing more comes from it. */
   outputEnd (stream: StreamName): void
@@ -220,11 +224,11 @@ export class Program {
       if (this.#openOutputs === 0) clearTimeout(this.#orphanTimer)
       listener.outputEnd(name)
     }
-    stream.on('data', (chunk: Buffer) => listener.output(chunk, name))
+    readChunks(stream, (chunk) => listener.output(chunk, name))
     stream.once('end', finish)
     stream.once('close', finish)
     stream.on('error', ignoreStreamError)
-    // A pipe handed over by a spawner is read from its arrival: an empty one may have ended before.
+    // A pipe read by 'data' from its arrival (a spawner's, when the read buffer is off) may have ended before.
     if (ended(stream)) finish()
   }
 
@@ -236,7 +240,8 @@ export class Program {
       lines.release()
     }
     const end = (): void => { splitter.end(lines); flush() }
-    stream.on('data', (chunk: Buffer) => { splitter.push(chunk, lines); flush() })
+    // The splitter copies what it holds of an unfinished line: the chunk may be the server's read buffer.
+    readChunks(stream, (chunk) => { splitter.push(chunk, lines); flush() })
     stream.once('end', end)
     stream.on('error', ignoreStreamError)
     if (ended(stream)) end()

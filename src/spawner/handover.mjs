@@ -1,4 +1,5 @@
-// The Node internals the spawner's hand-over relies on (plain JavaScript: worker.mjs imports it).
+// The Node internals the spawner's hand-over relies on, on both sides of it (plain JavaScript:
+// worker.mjs imports it, and so does the server's pool.ts).
 import { Socket } from 'node:net'
 
 /**
@@ -17,9 +18,39 @@ import { Socket } from 'node:net'
  * test/spawner/handover.test.ts fails if any of this changes.
  */
 export function detachPipe (socket) {
+  return new Socket({ handle: takeHandle(socket), manualStart: true })
+}
+
+/**
+ * True when `socket` has the shape {@link readIntoBuffer} relies on: a `_handle` with `readStop()`.
+ * The server checks each pipe it is handed and keeps the plain socket when this is false.
+ */
+export function canReadIntoBuffer (socket) {
+  return typeof socket._handle?.readStop === 'function'
+}
+
+/**
+ * The server's side of the hand-over: takes a pipe the server was just handed away from the
+ * socket Node made for it, before a byte is read (as {@link detachPipe} does: the socket's
+ * constructor asked for a read, the bytes would come only from the next poll), and wraps it in a
+ * readable socket that reads into `buffer`, public API from there on: net.Socket's
+ * `onread: { buffer, callback }` gives `callback(nread, buffer)` for every read, into the same
+ * buffer each time; `pause()`/`resume()` stop and start the reading. Nothing is read until the
+ * new socket is resumed (`manualStart`), so no read comes before the callback has somewhere to
+ * send it. The old socket, without a handle, is destroyed (it only emits 'close').
+ * test/spawner/handover.test.ts fails if any of this changes.
+ */
+export function readIntoBuffer (socket, buffer, callback) {
+  const handle = takeHandle(socket)
+  socket.destroy()
+  return new Socket({ handle, readable: true, writable: false, manualStart: true, onread: { buffer, callback } })
+}
+
+/** The socket's handle, not read and no longer the socket's. */
+function takeHandle (socket) {
   const handle = socket._handle
   handle.readStop()
   handle.reading = false
   socket._handle = null
-  return new Socket({ handle, manualStart: true })
+  return handle
 }

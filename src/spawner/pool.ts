@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url'
 import type { FastifyBaseLogger } from 'fastify'
 import { descriptorShortage } from '../session/descriptors.js'
 import type { Reply, SpawnSpec } from './protocol.js'
+import { ReadBuffer } from './read-buffer.js'
 import { RemoteProgram } from './remote.js'
 
 /** The spawner's module, next to this one (in `src/` and, copied by the build, in `dist/`). */
@@ -65,13 +66,16 @@ interface Queued {
 /**
  * The spawner processes of one server: `count` Node processes (see `worker.mjs`), forked with an
  * IPC channel, each starting programs with execa and handing their pipes back, so that the
- * server's event loop never forks. A program is made only once its pipes and its pid have all
+ * server's event loop never forks. The programs' output is read into one buffer (see
+ * {@link ReadBuffer}). A program is made only once its pipes and its pid have all
  * arrived; its exit status comes after them. A spawner that dies is replaced; its programs'
  * sessions are told (`lost`).
  */
 export class SpawnerPool implements ProgramStarter {
   readonly #count: number
   readonly #log: FastifyBaseLogger
+  /** The buffer every program's stdout and stderr are read into, read after read. */
+  readonly #reads: ReadBuffer
   readonly #spawners = new Set<Spawner>()
   readonly #queue: Queued[] = []
   #nextId = 0
@@ -83,6 +87,7 @@ export class SpawnerPool implements ProgramStarter {
   constructor (count: number, log: FastifyBaseLogger) {
     this.#count = count
     this.#log = log
+    this.#reads = new ReadBuffer(log)
     this.#ready = new Promise((resolve) => { this.#resolveReady = resolve })
   }
 
@@ -183,8 +188,9 @@ export class SpawnerPool implements ProgramStarter {
         return
       }
       case 'stdio':
-        // Held until `started`: the program is made only when every pipe is here.
-        (spawner.pending.get(reply.id) as Pending).pipes[reply.fd] = handle
+        // Held until `started`: the program is made only when every pipe is here. Output pipes
+        // are taken from the socket Node made for them now, before a byte is read.
+        (spawner.pending.get(reply.id) as Pending).pipes[reply.fd] = reply.fd === 0 ? handle : this.#reads.adopt(handle as Socket)
         return
     }
     const pending = spawner.pending.get(reply.id) as Pending

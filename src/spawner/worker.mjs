@@ -35,7 +35,6 @@ function descriptorShortage () {
   let shortage
   try {
     while (opened.length < PER_START) opened.push(openSync('/dev/null', 'r'))
-  /* c8 ignore next 3 -- the server checks first, and holds more descriptors than its spawners under the same limit */
   } catch (err) {
     shortage = err
   }

@@ -53,3 +53,21 @@ t.test('out of descriptors (prlimit --nofile=256): sessions close 1011 spawn fai
   t.equal(await exitCode(s), 0, 'stopped cleanly')
   t.ok(s.records.some((r) => r['msg'] === 'spawn failed' && (r['err'] as { code: string }).code === 'EMFILE'), 'logged as spawn failed: EMFILE')
 })
+
+t.test('out of descriptors with spawners: 0: the start in the server process is not tried, 1011 spawn failed', async (t) => {
+  const s = await serve(t, 'spawners: 0\nmaxSessions: 1000\nmaxSessionsPerClient: 1000\nroutes:\n  /cat:\n    command: [cat]\n', { drainTimeout: '1s', prlimit: ['--nofile=256:256'] })
+  const clients: Client[] = []
+  let failed: { code: number, reason: string } | undefined
+  for (let i = 0; i < 300 && failed === undefined; i++) {
+    const c = connect(`${s.url}/cat`)
+    const result = await outcome(c)
+    if (result === 'running') clients.push(c)
+    else if (result.code === 1011) failed = result
+  }
+  t.same(failed, { code: 1011, reason: 'spawn failed: EMFILE' }, 'a session could not get a process')
+  const closed = clients.map((c) => once(c.ws, 'close', { signal: AbortSignal.timeout(STOP_DEADLINE_MS) }))
+  for (const c of clients) c.ws.close()
+  await Promise.all(closed)
+  s.child.kill('SIGTERM')
+  t.equal(await exitCode(s), 0, 'stopped cleanly')
+})

@@ -1,8 +1,8 @@
-import { fork, spawn } from 'node:child_process'
+import { fork, spawn, spawnSync } from 'node:child_process'
 import { once } from 'node:events'
 import type { Socket } from 'node:net'
 import t from 'tap'
-import { detachPipe } from '../../src/spawner/handover.mjs'
+import { canReadIntoBuffer, detachPipe, readIntoBuffer } from '../../src/spawner/handover.mjs'
 import { DEADLINE_MS } from '../helpers/client.js'
 import { fixture } from '../helpers/server.js'
 
@@ -25,4 +25,36 @@ t.test('a detached pipe, its old socket destroyed, handed over to another proces
   const [text] = await once(receiver, 'message', { signal: AbortSignal.timeout(DEADLINE_MS) })
   t.equal(text, 'every byte', 'the receiver read all of it')
   t.equal((pipe as unknown as { _handle: unknown })._handle, null, 'the sender no longer holds the handle')
+})
+
+// The server's side (see readIntoBuffer in handover.mjs): the socket Node makes for a handle it
+// is handed has a `_handle` with `readStop()` and has read nothing when the 'message' comes;
+// `onread` sockets give every read in the one buffer, from `resume()` on, then 'end' and 'close'.
+t.test('a pipe the server is handed is read into one buffer: every byte, none read before', async (t) => {
+  // 48,894 bytes: all in the pipe before the hand-over.
+  const want = spawnSync('seq', ['1', '10000']).stdout
+  const sender = fork(fixture('send-pipe.mjs'), ['10000'], { execArgv: [], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
+  t.teardown(() => sender.kill('SIGKILL'))
+  const buffer = Buffer.alloc(4096)
+  const reads: Buffer[] = []
+  let others = 0
+  const handed = new Promise<Socket>((resolve) => {
+    sender.once('message', (_message, socket: Socket) => {
+      t.ok(canReadIntoBuffer(socket), 'the socket has _handle.readStop')
+      resolve(readIntoBuffer(socket, buffer, (nread, buf) => {
+        if (buf !== buffer) others++
+        reads.push(Buffer.from(buf.subarray(0, nread)))
+        return undefined
+      }))
+    })
+  })
+  const pipe = await handed
+  const closed = once(pipe, 'close', { signal: AbortSignal.timeout(DEADLINE_MS) })
+  const ended = once(pipe, 'end', { signal: AbortSignal.timeout(DEADLINE_MS) })
+  pipe.resume()
+  await ended
+  await closed
+  t.equal(others, 0, 'every read was into the one buffer')
+  t.ok(reads.length > 1, `in several reads (${reads.length})`)
+  t.ok(Buffer.concat(reads).equals(want), 'every byte, in order')
 })

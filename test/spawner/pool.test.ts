@@ -1,11 +1,15 @@
-import { readFileSync } from 'node:fs'
+import { execFileSync } from 'node:child_process'
+import { once } from 'node:events'
+import { readdirSync, readFileSync } from 'node:fs'
 import { pino } from 'pino'
 import t from 'tap'
 import { SpawnerPool } from '../../src/spawner/pool.js'
+import { readChunks } from '../../src/spawner/read-buffer.js'
+import type { RemoteProgram } from '../../src/spawner/remote.js'
 import { connect, DEADLINE_MS, refusedUpgrade, until } from '../helpers/client.js'
 import { watchFlow } from '../helpers/flow.js'
 import { childrenOf, isRunning } from '../helpers/processes.js'
-import { node, startServer, type LogRecord, type TestServer } from '../helpers/server.js'
+import { logSink, node, startServer, type LogRecord, type TestServer } from '../helpers/server.js'
 
 /**
  * The pid of the `count`th spawner that said it is ready. Spawners are forked by the first
@@ -213,6 +217,9 @@ routes:
     command: [cat]
   /nul:
     command: [/bin/echo, "a\\u0000b"]
+  /pwd:
+    command: [pwd]
+    cwd: /tmp
 `)
   const cat = connect(`${s.url}/cat`)
   await cat.opened
@@ -223,6 +230,38 @@ routes:
   cat.ws.close()
   await cat.closed
   t.same(await connect(`${s.url}/nul`).closed, { code: 1011, reason: 'spawn failed: ERR_INVALID_ARG_VALUE' })
+  const pwd = connect(`${s.url}/pwd`)
+  await pwd.closed
+  t.same(pwd.messages, ['/tmp'], 'in the route\'s cwd')
+})
+
+t.test('a spawner starts a program in its cwd; the pool waits for the spawner to exit', async (t) => {
+  const pool = new SpawnerPool(1, pino({ level: 'silent' }))
+  t.teardown(() => pool.close())
+  const outcome = await pool.spawn({ file: '/bin/pwd', args: [], argv0: 'pwd', cwd: '/tmp', env: {}, stderr: false, killGraceMs: 100 }, AbortSignal.timeout(DEADLINE_MS))
+  const program = (outcome as { program: RemoteProgram }).program
+  const chunks: Buffer[] = []
+  readChunks(program.stdout, (chunk) => chunks.push(Buffer.from(chunk)))
+  await once(program.stdout, 'end', { signal: AbortSignal.timeout(DEADLINE_MS) })
+  t.equal(Buffer.concat(chunks).toString(), '/tmp\n')
+  await pool.close()
+})
+
+t.test('a spawner out of descriptors answers failed: EMFILE, and starts programs again once it has them', async (t) => {
+  const records: LogRecord[] = []
+  const pool = new SpawnerPool(1, pino({ level: 'debug' }, logSink(records)))
+  t.teardown(() => pool.close())
+  pool.start()
+  await until(() => records.some((r) => r.msg === 'spawner ready'), 'the spawner')
+  const pid = records.find((r) => r.msg === 'spawner ready')?.['spawnerPid'] as number
+  const spec = { file: '/bin/true', args: [], argv0: 'true', cwd: undefined, env: {}, stderr: false, killGraceMs: 100 }
+  // The server has descriptors to spare, its spawner (soft limit lowered) not: the spawner's own check answers.
+  const [, hard] = readFileSync(`/proc/${pid}/limits`, 'utf8').match(/Max open files\s+\d+\s+(\d+)/) ?? []
+  execFileSync('prlimit', ['--pid', String(pid), `--nofile=${readdirSync(`/proc/${pid}/fd`).length + 2}:${String(hard)}`])
+  t.match(await pool.spawn(spec, AbortSignal.timeout(DEADLINE_MS)), { error: { code: 'EMFILE' } })
+  execFileSync('prlimit', ['--pid', String(pid), `--nofile=${String(hard)}:${String(hard)}`])
+  t.match(await pool.spawn(spec, AbortSignal.timeout(DEADLINE_MS)), { program: { pid: Number } })
+  await pool.close()
 })
 
 t.test('a spawner runs with a 1 MiB young generation and V8 tuned for size (its memory per program)', async (t) => {

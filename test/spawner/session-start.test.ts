@@ -1,3 +1,6 @@
+import { spawn } from 'node:child_process'
+import { once } from 'node:events'
+import type { Socket } from 'node:net'
 import { pino } from 'pino'
 import t from 'tap'
 import type { Close } from '../../src/close-codes.js'
@@ -7,7 +10,8 @@ import { Session } from '../../src/session/session.js'
 import type { SessionStreams } from '../../src/session/streams.js'
 import { Lines } from '../../src/session/wire/lines.js'
 import { SpawnerPool, type ProgramStarter, type StartOutcome } from '../../src/spawner/pool.js'
-import { until } from '../helpers/client.js'
+import { RemoteProgram } from '../../src/spawner/remote.js'
+import { DEADLINE_MS, until } from '../helpers/client.js'
 import { isRunning } from '../helpers/processes.js'
 import { fixture, logSink, type LogRecord } from '../helpers/server.js'
 
@@ -180,4 +184,24 @@ t.test('left by its client, then shut down, then killed while starting: the stro
   session.shutdown()
   resume()
   t.match(await session.done, { signal: 'SIGKILL' })
+})
+
+t.test('pipes read from their arrival (the read buffer off) that ended before the session watches them: the session still ends', async (t) => {
+  const m = manualStarter()
+  const { connection, session } = sessionWith(m.starter)
+  session.start()
+  const child = spawn('true', [], { stdio: ['pipe', 'pipe', 'pipe'] })
+  const stdout = child.stdout as Socket
+  const stderr = child.stderr as Socket
+  const signal = AbortSignal.timeout(DEADLINE_MS)
+  stdout.resume()
+  stderr.resume()
+  await Promise.all([once(stdout, 'end', { signal }), once(stderr, 'end', { signal }), once(child, 'exit', { signal })])
+  const program = new RemoteProgram(child.pid as number, [child.stdin as Socket, stdout, stderr])
+  program.tell('exit', 0, null)
+  m.answer({ program })
+  await until(() => connection.closes.length > 0, 'the close')
+  t.same(connection.closes, [{ code: 1000, reason: 'exit 0' }])
+  connection.clientClosed(1000)
+  t.match(await session.done, { exitCode: 0, closeCode: 1000 })
 })

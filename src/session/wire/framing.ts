@@ -20,7 +20,7 @@ export interface Encoded {
  * input. One instance per session; each output stream is framed on its own.
  */
 export interface Framing {
-  /** Frames for a chunk of output, or null when it completes no message. */
+  /** Frames for a chunk of output, or null when it completes no message; `chunk` may be a reused read buffer: nothing of it is kept. */
   encode (chunk: Buffer, stream: StreamName): Encoded | null
   /** Frames for what is left of a stream when it ends, or null. */
   flush (stream: StreamName): Encoded | null

@@ -28,13 +28,14 @@ export class LineSplitter {
     this.#maxLineBytes = maxLineBytes
   }
 
-  /** Fills `lines` with the complete lines of `chunk`. */
+  /** Fills `lines` with the complete lines of `chunk`; keeps no reference to `chunk` (what it holds is copied). */
   push (chunk: Buffer, lines: Lines): void {
     lines.reset(chunk)
     let start = 0
     // Only the new bytes are searched: the held ones have no newline.
     let nl = chunk.indexOf(NL)
     if (this.#heldBytes !== 0 && nl !== -1) {
+      // A view of the chunk (which may be a reused read buffer) only until #take joins it to the held start: a copy.
       this.#held.push(chunk.subarray(0, nl))
       this.#heldBytes += nl
       this.#own(this.#take(), lines)
