@@ -8,8 +8,9 @@ import { readChunks } from '../../src/spawner/read-buffer.js'
 import type { RemoteProgram } from '../../src/spawner/remote.js'
 import { connect, DEADLINE_MS, refusedUpgrade, until } from '../helpers/client.js'
 import { watchFlow } from '../helpers/flow.js'
+import { readyPool } from '../helpers/pool.js'
 import { childrenOf, isRunning } from '../helpers/processes.js'
-import { logSink, node, startServer, type LogRecord, type TestServer } from '../helpers/server.js'
+import { node, startServer, type LogRecord, type TestServer } from '../helpers/server.js'
 
 /**
  * The pid of the `count`th spawner that said it is ready. Spawners are forked by the first
@@ -248,12 +249,7 @@ t.test('a spawner starts a program in its cwd; the pool waits for the spawner to
 })
 
 t.test('a spawner out of descriptors answers failed: EMFILE, and starts programs again once it has them', async (t) => {
-  const records: LogRecord[] = []
-  const pool = new SpawnerPool(1, pino({ level: 'debug' }, logSink(records)))
-  t.teardown(() => pool.close())
-  pool.start()
-  await until(() => records.some((r) => r.msg === 'spawner ready'), 'the spawner')
-  const pid = records.find((r) => r.msg === 'spawner ready')?.['spawnerPid'] as number
+  const { pool, pid } = await readyPool(t)
   const spec = { file: '/bin/true', args: [], argv0: 'true', cwd: undefined, env: {}, stderr: false, killGraceMs: 100 }
   // The server has descriptors to spare, its spawner (soft limit lowered) not: the spawner's own check answers.
   const [, hard] = readFileSync(`/proc/${pid}/limits`, 'utf8').match(/Max open files\s+\d+\s+(\d+)/) ?? []

@@ -12,6 +12,7 @@ import { Lines } from '../../src/session/wire/lines.js'
 import { SpawnerPool, type ProgramStarter, type StartOutcome } from '../../src/spawner/pool.js'
 import { RemoteProgram } from '../../src/spawner/remote.js'
 import { DEADLINE_MS, until } from '../helpers/client.js'
+import { readyPool } from '../helpers/pool.js'
 import { isRunning } from '../helpers/processes.js'
 import { fixture, logSink, type LogRecord } from '../helpers/server.js'
 
@@ -117,12 +118,7 @@ t.test('a start the spawner could not make: 1011 spawn failed: CODE', async (t) 
 
 /** A pool of one spawner, ready, and stopped (SIGSTOP): what is sent to it is answered once the test lets it go on. */
 async function stoppedPool (t: { teardown: (fn: () => unknown) => void }): Promise<{ pool: SpawnerPool, resume: () => void }> {
-  const records: LogRecord[] = []
-  const pool = new SpawnerPool(1, pino({ level: 'debug' }, logSink(records)))
-  t.teardown(() => pool.close())
-  pool.start()
-  await until(() => records.some((r) => r.msg === 'spawner ready'), 'the spawner')
-  const pid = records.find((r) => r.msg === 'spawner ready')?.['spawnerPid'] as number
+  const { pool, pid } = await readyPool(t)
   process.kill(pid, 'SIGSTOP')
   const resume = (): void => { try { process.kill(pid, 'SIGCONT') } catch {} }
   t.teardown(resume)
