@@ -102,15 +102,16 @@ export class TerminalProcess extends EventEmitter {
 
 /**
  * The process groups of session `sid`, from /proc: a shell with job control puts each job in a
- * group of its own, and a hang-up or the end of the session must reach them all.
+ * group of its own, and a hang-up or the end of the session must reach them all. `proc` is
+ * where procfs is mounted.
  */
-export function sessionGroups (sid: number): number[] {
+export function sessionGroups (sid: number, proc = '/proc'): number[] {
   const groups = new Set([sid])
-  for (const name of readdirSync('/proc')) {
+  for (const name of readdirSync(proc)) {
     if (!/^[0-9]+$/.test(name)) continue
     let stat: string
     try {
-      stat = readFileSync(`/proc/${name}/stat`, 'latin1')
+      stat = readFileSync(`${proc}/${name}/stat`, 'latin1')
     } catch {
       // The process ended meanwhile.
       continue

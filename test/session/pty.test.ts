@@ -5,7 +5,7 @@ import t from 'tap'
 import { connect, DEADLINE_MS, until, type Client } from '../helpers/client.js'
 import { needProgram } from '../helpers/debian.js'
 import { watchFlow } from '../helpers/flow.js'
-import { TerminalProcess } from '../../src/session/pty.js'
+import { sessionGroups, TerminalProcess } from '../../src/session/pty.js'
 import type { Session } from '../../src/session/session.js'
 import { isRunning } from '../helpers/processes.js'
 import { closeCodeOf, frame, rawUpgrade } from '../helpers/raw.js'
@@ -24,6 +24,22 @@ function processGroupOf (pid: number): number {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
   return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[2])
 }
+
+t.test('sessionGroups: every process group of the session, from /proc; a process that ends while /proc is read is skipped', async (t) => {
+  const proc = t.testdir({
+    100: { stat: '100 (bash) S 1 100 100 34816 100 4194560' },
+    // A job of that shell in a group of its own; its name holds spaces and parentheses.
+    102: { stat: '102 (a) b (c) S 100 102 100 34816 100 4194560' },
+    // Another session: not ours.
+    103: { stat: '103 (sleep) S 1 103 103 0 -1 4194560' },
+    // Listed, then gone before its stat was read.
+    104: {},
+    self: {}
+  })
+  t.same(sessionGroups(100, proc).sort(), [100, 102])
+  t.same(sessionGroups(7, proc), [7], 'the session\'s own group even when /proc has nothing of it')
+  t.ok(sessionGroups(process.pid).length >= 1, 'the real /proc reads')
+})
 
 t.test('a tty route runs the program on a terminal: isatty, size from the query, TERM, resize, prompt, exit status', async (t) => {
   const s = await startServer(t, `/tty:\n  command: ${node('tty.mjs')}\n  tty: true\n`)
