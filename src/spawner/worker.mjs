@@ -43,8 +43,10 @@ function descriptorShortage () {
 }
 
 function reply (message, handle) {
-  // The channel may close at any time: a reply to a gone server is dropped.
-  if (process.connected) process.send(message, handle)
+  // The channel may close at any time: a reply to a gone server is dropped. A server that died
+  // before this process saw its channel close fails the write (EPIPE): it is gone all the same,
+  // and an unhandled error would end this process with its programs still running.
+  if (process.connected) process.send(message, handle, (err) => { if (err) orphaned() })
 }
 
 function start (id, spec) {
