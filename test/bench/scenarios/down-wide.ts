@@ -1,8 +1,9 @@
+import { execFileSync } from 'node:child_process'
 import { join } from 'node:path'
 import { readFaults } from '../proc.js'
 import { receiveAll } from './receive-all.js'
 import { formatCount } from './helpers.js'
-import type { Counts, Scenario } from './types.js'
+import type { Counts, RouteEnv, Scenario } from './types.js'
 
 /** One variant of the bulk-output scenario: line length and the producer's write size. */
 interface WideVariant {
@@ -23,6 +24,21 @@ function linesOf (variant: WideVariant, c: Counts): number {
 }
 
 /**
+ * The producer's command: `fixtures/wide-lines.c` compiled with `cc -O2` into the run's folder
+ * (C stdio, as the programs this stands for write), or, without a C compiler, the Node fixture
+ * `wide-lines.mjs` (the same bytes in the same writes, but it starts and writes more slowly).
+ */
+function producer (env: RouteEnv): string[] {
+  const binary = join(env.workDir, 'wide-lines')
+  try {
+    execFileSync('cc', ['-O2', '-o', binary, join(env.fixturesDir, 'wide-lines.c')], { stdio: 'pipe' })
+    return [binary]
+  } catch {
+    return [process.execPath, join(env.fixturesDir, 'wide-lines.mjs')]
+  }
+}
+
+/**
  * Lines printed by a fixture in `chunkBytes` writes: bulk throughput from server to client, and the
  * server's page faults (minor + major, /proc/PID/stat) per 100 MB of payload.
  */
@@ -35,9 +51,9 @@ function downWideScenario (variant: WideVariant): Scenario {
       { key: 'messagesPerSec', label: 'messages/s', unit: 'msg/s', better: 'higher' },
       { key: 'faultsPer100MB', label: 'server page faults per 100 MB', unit: 'faults', better: 'lower' }
     ],
-    route: ({ counts, fixturesDir }) => ({
+    route: (env) => ({
       path: '/wide',
-      argv: [process.execPath, join(fixturesDir, 'wide-lines.mjs'), String(linesOf(variant, counts)), String(lineBytesOf(variant, counts)), String(variant.chunkBytes)]
+      argv: [...producer(env), String(linesOf(variant, env.counts)), String(lineBytesOf(variant, env.counts)), String(variant.chunkBytes)]
     }),
     timeoutMs: () => 120_000,
     async run (ctx) {
@@ -49,6 +65,7 @@ function downWideScenario (variant: WideVariant): Scenario {
       const notes = received.messages === lines && received.payloadBytes === lines * lineBytes
         ? []
         : [`received ${received.messages} of ${lines} messages, ${received.payloadBytes} bytes (${received.ending})`]
+      if (ctx.route.argv[0] === process.execPath) notes.push('no C compiler (cc): the producer was the Node fixture wide-lines.mjs')
       const seconds = received.elapsedMs / 1000
       return {
         values: {
