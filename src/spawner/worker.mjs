@@ -8,7 +8,7 @@
 // are protocol.ts's; the execa options are session/program.ts's: keep them in step.
 import { closeSync, openSync } from 'node:fs'
 import { execa } from 'execa'
-import { detachPipe } from './handover.mjs'
+import { detachPipe, releaseSockets } from './handover.mjs'
 
 /** How often a terminating group is checked for survivors, in ms (as process-group.ts). */
 const GROUP_POLL_MS = 25
@@ -77,7 +77,8 @@ function start (id, spec) {
     subprocess.then((result) => reply({ t: 'failed', id, code: String(result.code), message: String(result.shortMessage) }))
     return
   }
-  groups.set(id, { pid, killGraceMs: spec.killGraceMs })
+  const killGraceMs = spec.killGraceMs
+  groups.set(id, { pid, killGraceMs })
   // Every pipe leaves its socket now, unread: whenever the program exits, nothing here can read
   // or close a pipe that waits for its turn (see handover.mjs). The handles, then `started`,
   // then `exit` go out in this order.
@@ -86,13 +87,14 @@ function start (id, spec) {
     if (pipe !== null) reply({ t: 'stdio', id, fd }, detachPipe(pipe))
   })
   reply({ t: 'started', id, pid })
+  // execa stops watching the old sockets now (see handover.mjs): only the exit status is wanted.
+  releaseSockets(pipes)
+  // The listener keeps nothing of the start but its id and killGrace (not the spec with its environment).
   subprocess.once('exit', (code, signal) => {
     // The server ends the group's background processes now, within killGrace; should it die
     // meanwhile, they are still the spawner's to end.
-    setTimeout(() => groups.delete(id), spec.killGraceMs + 4 * GROUP_POLL_MS).unref()
+    setTimeout(() => groups.delete(id), killGraceMs + 4 * GROUP_POLL_MS).unref()
     reply({ t: 'exit', id, code, signal })
-    // The old sockets hold no handle any more: destroying them only lets execa settle.
-    for (const pipe of pipes) pipe?.destroy()
   })
 }
 
