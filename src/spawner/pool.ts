@@ -12,7 +12,7 @@ import { RemoteProgram } from './remote.js'
 const WORKER = fileURLToPath(new URL('./worker.mjs', import.meta.url))
 
 /** The spawner's Node flags (see #fork). */
-const SPAWNER_FLAGS = ['--max-semi-space-size=1', '--optimize-for-size']
+const SPAWNER_FLAGS = ['--max-semi-space-size=1', '--optimize-for-size', '--expose-gc']
 
 /** How long a closing server waits for a spawner to exit after its channel is closed, in ms. */
 const EXIT_WAIT_MS = 10_000
@@ -151,7 +151,8 @@ export class SpawnerPool implements ProgramStarter {
     // No --import of the server's loaders: plain JavaScript, the spawner boots in a tenth of a second.
     // A spawner holds an execa subprocess per running program and allocates little else: a 1 MiB
     // young generation and V8's size-over-speed heuristics keep its RSS per program down (measured
-    // with 300 idle `cat` sessions: 110 KiB per program without them, 20-40 KiB with them).
+    // with 300 idle `cat` sessions: 110 KiB per program without them, 20-40 KiB with them);
+    // --expose-gc lets it collect the garbage of a burst of starts (see collector.mjs).
     const child = fork(WORKER, [], { execArgv: SPAWNER_FLAGS, stdio: ['ignore', 'inherit', 'inherit', 'ipc'], serialization: 'json' })
     const spawner: Spawner = { child, ready: false, pending: new Map(), running: new Map() }
     this.#spawners.add(spawner)

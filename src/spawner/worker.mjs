@@ -5,9 +5,11 @@
 //
 // Plain JavaScript on purpose: the spawner boots with no TypeScript loader in any setting (0.1 s
 // instead of seconds under the test runner's), and imports nothing but execa. The message shapes
-// are protocol.ts's; the execa options are session/program.ts's: keep them in step.
+// are protocol.ts's; the execa options are session/program.ts's: keep them in step. The spawner is
+// forked with --expose-gc (see collector.mjs).
 import { closeSync, openSync } from 'node:fs'
 import { execa } from 'execa'
+import { collectEvery, STARTS_PER_COLLECTION } from './collector.mjs'
 import { detachPipe, releaseSockets } from './handover.mjs'
 
 /** How often a terminating group is checked for survivors, in ms (as process-group.ts). */
@@ -41,6 +43,9 @@ function descriptorShortage () {
   for (const fd of opened) closeSync(fd)
   return shortage
 }
+
+/** Called after each start: a full collection every few starts keeps the heap from growing with their garbage. */
+const started = collectEvery(STARTS_PER_COLLECTION, globalThis.gc)
 
 function reply (message, handle) {
   // The channel may close at any time: a reply to a gone server is dropped.
@@ -123,7 +128,10 @@ function orphaned () {
 // (drain, then close), and the spawner ends when its channel closes.
 process.on('SIGINT', () => {})
 process.on('SIGTERM', () => {})
-process.on('message', (message) => start(message.id, message.spec))
+process.on('message', (message) => {
+  start(message.id, message.spec)
+  started()
+})
 process.once('disconnect', orphaned)
 // Node postpones 'disconnect' until every handle sent has been acknowledged: a server that closed
 // (or died) with a pipe in flight never acknowledges it, so the channel is also watched here.

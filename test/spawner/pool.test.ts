@@ -3,6 +3,7 @@ import { once } from 'node:events'
 import { readdirSync, readFileSync } from 'node:fs'
 import { pino } from 'pino'
 import t from 'tap'
+import { STARTS_PER_COLLECTION } from '../../src/spawner/collector.mjs'
 import { SpawnerPool } from '../../src/spawner/pool.js'
 import { readChunks } from '../../src/spawner/read-buffer.js'
 import type { RemoteProgram } from '../../src/spawner/remote.js'
@@ -270,4 +271,14 @@ routes:
   const argv = readFileSync(`/proc/${await spawnerPid(s)}/cmdline`, 'utf8').split('\0')
   t.ok(argv.includes('--max-semi-space-size=1'), 'a 1 MiB young generation')
   t.ok(argv.includes('--optimize-for-size'), 'V8 favours size over speed')
+  t.ok(argv.includes('--expose-gc'), 'it may collect its garbage between starts')
+})
+
+t.test('a spawner collects its garbage between starts and goes on starting programs', async (t) => {
+  const { pool } = await readyPool(t)
+  const spec = { file: '/bin/true', args: [], argv0: 'true', cwd: undefined, env: {}, stderr: false, killGraceMs: 100 }
+  // One more start than a collection needs: the start after the collection is answered too.
+  const outcomes = await Promise.all(Array.from({ length: STARTS_PER_COLLECTION + 1 }, async () => pool.spawn(spec, AbortSignal.timeout(DEADLINE_MS))))
+  t.ok(outcomes.every((o) => 'program' in o), 'every program started')
+  await pool.close()
 })
