@@ -14,6 +14,15 @@ const WORKER = fileURLToPath(new URL('./worker.mjs', import.meta.url))
 /** The spawner's Node flags (see #fork). */
 const SPAWNER_FLAGS = ['--max-semi-space-size=1', '--optimize-for-size', '--expose-gc']
 
+/**
+ * Starts a spawner is sent at once at most; the rest wait in the server's queue. A spawner starts
+ * programs one after the other: a few waiting keep it busy, while hundreds sent at once (a burst of
+ * upgrades) would all be started in one turn of its event loop, with their pipes waiting for the
+ * server's acknowledgements and their garbage uncollected (measured with 500 sessions opened 50 at
+ * a time: about 58 KiB of spawner memory per session with every start sent at once).
+ */
+export const STARTS_PER_SPAWNER = 8
+
 /** How long a closing server waits for a spawner to exit after its channel is closed, in ms. */
 const EXIT_WAIT_MS = 10_000
 
@@ -100,6 +109,11 @@ export class SpawnerPool implements ProgramStarter {
     return this.#inFlight
   }
 
+  /** Starts waiting in the server for a spawner with room (see {@link STARTS_PER_SPAWNER}). */
+  get queued (): number {
+    return this.#queue.length
+  }
+
   /** Forks the spawners (idempotent); starts asked for meanwhile wait for the first ready one. */
   start (): void {
     while (!this.#closed && this.#spawners.size < this.#count) this.#fork()
@@ -162,12 +176,12 @@ export class SpawnerPool implements ProgramStarter {
     child.on('error', () => {})
   }
 
-  /** Sends each queued start to the ready spawner with the fewest in flight. */
+  /** Sends each queued start to the ready spawner with the fewest in flight, while one has fewer than {@link STARTS_PER_SPAWNER}. */
   #dispatch (): void {
     while (this.#queue.length > 0) {
       let best: Spawner | undefined
       for (const s of this.#spawners) if (s.ready && (best === undefined || s.pending.size < best.pending.size)) best = s
-      if (best === undefined) return
+      if (best === undefined || best.pending.size >= STARTS_PER_SPAWNER) return
       const queued = this.#queue.shift() as Queued
       best.pending.set(queued.id, { resolve: queued.resolve, pipes: [] })
       best.child.send({ t: 'spawn', id: queued.id, spec: queued.spec })
@@ -196,6 +210,8 @@ export class SpawnerPool implements ProgramStarter {
     }
     const pending = spawner.pending.get(reply.id) as Pending
     spawner.pending.delete(reply.id)
+    // The spawner has room for one more start.
+    this.#dispatch()
     if (reply.t === 'failed') return pending.resolve({ error: { code: reply.code, message: reply.message } })
     const program = new RemoteProgram(reply.pid, pending.pipes)
     spawner.running.set(reply.id, program)
