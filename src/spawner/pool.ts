@@ -130,13 +130,17 @@ export class SpawnerPool implements ProgramStarter {
     if (this.#closed) return { lost: true }
     this.start()
     this.#inFlight++
+    let cancel: (() => void) | undefined
     const outcome = await new Promise<StartOutcome>((resolve) => {
       const queued: Queued = { id: ++this.#nextId, spec, signal, resolve }
       this.#queue.push(queued)
       // Called off while it waits for a spawner: it leaves the queue (and stops counting) at once.
-      signal.addEventListener('abort', () => this.#cancel(queued), { once: true })
+      cancel = () => this.#cancel(queued)
+      signal.addEventListener('abort', cancel, { once: true })
       this.#dispatch()
     })
+    // The signal may live as long as the program: its listener (and the spec it holds) must not.
+    signal.removeEventListener('abort', cancel as () => void)
     this.#inFlight--
     return outcome
   }

@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process'
-import { once } from 'node:events'
+import { getEventListeners, once } from 'node:events'
 import { readdirSync, readFileSync } from 'node:fs'
 import { pino } from 'pino'
 import t from 'tap'
@@ -284,6 +284,17 @@ t.test('a spawner is sent a few starts at a time; the others wait in the server 
   t.equal(pool.queued, count - STARTS_PER_SPAWNER, 'all but the first few wait in the server')
   t.ok((await Promise.all(outcomes)).every((o) => 'program' in o), 'every program started')
   t.equal(pool.queued, 0, 'none left waiting')
+  await pool.close()
+})
+
+t.test('a start leaves no listener on its signal once answered (the signal lives as long as the program)', async (t) => {
+  const { pool } = await readyPool(t)
+  const leaving = new AbortController()
+  const spec = { file: '/bin/true', args: [], argv0: 'true', cwd: undefined, env: {}, stderr: false, killGraceMs: 100 }
+  const outcome = pool.spawn(spec, leaving.signal)
+  t.equal(getEventListeners(leaving.signal, 'abort').length, 1, 'listened to while the start waits')
+  t.match(await outcome, { program: { pid: Number } })
+  t.equal(getEventListeners(leaving.signal, 'abort').length, 0, 'not listened to once answered')
   await pool.close()
 })
 
