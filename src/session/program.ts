@@ -63,7 +63,10 @@ type Child = ReturnType<typeof spawnProgram> | RemoteProgram | TerminalProcess
  * another process once the program has exited are destroyed after `closeGrace + killGrace`.
  */
 export class Program {
-  readonly #spec: ProgramSpec
+  /** What the program side needs once the program runs (not its environment and arguments). */
+  readonly #spec: Pick<ProgramSpec, 'route' | 'streams' | 'lines'>
+  /** The whole spec until the start: then dropped, so that a session does not keep the program's environment. */
+  #launch: ProgramSpec | undefined
   #child: Child | undefined
   #group: ProcessGroup | undefined
   readonly #outputs: Readable[] = []
@@ -78,7 +81,8 @@ export class Program {
   #unwanted: 'grace' | 'terminate' | 'kill' | undefined
 
   constructor (spec: ProgramSpec) {
-    this.#spec = spec
+    this.#spec = { route: spec.route, streams: spec.streams, lines: spec.lines }
+    this.#launch = spec
   }
 
   /** The process id, once started. */
@@ -101,15 +105,17 @@ export class Program {
    * or reported by execa's result) calls `failed` instead, once, with its code.
    */
   start (listener: ProgramListener, failed: (failure: SpawnFailure) => void): void {
-    const { route, starter } = this.#spec
+    const spec = this.#launch as ProgramSpec
+    this.#launch = undefined
+    const { route, starter } = spec
     if (starter !== undefined && !route.tty) {
       this.#leaving = new AbortController()
-      starter.spawn(spawnSpec(this.#spec), this.#leaving.signal).then((outcome) => this.#started(outcome, listener, failed), () => {})
+      starter.spawn(spawnSpec(spec), this.#leaving.signal).then((outcome) => this.#started(outcome, listener, failed), () => {})
       return
     }
     let child: Child
     try {
-      child = route.tty ? spawnTerminal(this.#spec) : spawnProgram(this.#spec)
+      child = route.tty ? spawnTerminal(spec) : spawnProgram(spec)
     } catch (err) {
       // Out of descriptors (EMFILE, ENFILE) or invalid arguments (execa's TypeError for a NUL byte).
       const { code, message } = err as NodeJS.ErrnoException
@@ -128,6 +134,8 @@ export class Program {
 
   /** A spawner's answer: the program, or why there is none. */
   #started (outcome: StartOutcome, listener: ProgramListener, failed: (failure: SpawnFailure) => void): void {
+    // Answered: nothing is left to call off (an end asked for from now on acts on the program).
+    this.#leaving = undefined
     if ('error' in outcome) return failed(outcome.error)
     if ('lost' in outcome) return this.#lost(listener)
     // Nobody wants it any more, and it was never sent: an end without a status.

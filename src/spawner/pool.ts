@@ -12,7 +12,16 @@ import { RemoteProgram } from './remote.js'
 const WORKER = fileURLToPath(new URL('./worker.mjs', import.meta.url))
 
 /** The spawner's Node flags (see #fork). */
-const SPAWNER_FLAGS = ['--max-semi-space-size=1', '--optimize-for-size']
+const SPAWNER_FLAGS = ['--max-semi-space-size=1', '--optimize-for-size', '--expose-gc']
+
+/**
+ * Starts a spawner is sent at once at most; the rest wait in the server's queue. A spawner starts
+ * programs one after the other: a few waiting keep it busy, while hundreds sent at once (a burst of
+ * upgrades) would all be started in one turn of its event loop, with their pipes waiting for the
+ * server's acknowledgements and their garbage uncollected (measured with 500 sessions opened 50 at
+ * a time: about 58 KiB of spawner memory per session with every start sent at once).
+ */
+export const STARTS_PER_SPAWNER = 8
 
 /** How long a closing server waits for a spawner to exit after its channel is closed, in ms. */
 const EXIT_WAIT_MS = 10_000
@@ -100,6 +109,11 @@ export class SpawnerPool implements ProgramStarter {
     return this.#inFlight
   }
 
+  /** Starts waiting in the server for a spawner with room (see {@link STARTS_PER_SPAWNER}). */
+  get queued (): number {
+    return this.#queue.length
+  }
+
   /** Forks the spawners (idempotent); starts asked for meanwhile wait for the first ready one. */
   start (): void {
     while (!this.#closed && this.#spawners.size < this.#count) this.#fork()
@@ -116,13 +130,17 @@ export class SpawnerPool implements ProgramStarter {
     if (this.#closed) return { lost: true }
     this.start()
     this.#inFlight++
+    let cancel: (() => void) | undefined
     const outcome = await new Promise<StartOutcome>((resolve) => {
       const queued: Queued = { id: ++this.#nextId, spec, signal, resolve }
       this.#queue.push(queued)
       // Called off while it waits for a spawner: it leaves the queue (and stops counting) at once.
-      signal.addEventListener('abort', () => this.#cancel(queued), { once: true })
+      cancel = () => this.#cancel(queued)
+      signal.addEventListener('abort', cancel, { once: true })
       this.#dispatch()
     })
+    // The signal may live as long as the program: its listener (and the spec it holds) must not.
+    signal.removeEventListener('abort', cancel as () => void)
     this.#inFlight--
     return outcome
   }
@@ -151,7 +169,8 @@ export class SpawnerPool implements ProgramStarter {
     // No --import of the server's loaders: plain JavaScript, the spawner boots in a tenth of a second.
     // A spawner holds an execa subprocess per running program and allocates little else: a 1 MiB
     // young generation and V8's size-over-speed heuristics keep its RSS per program down (measured
-    // with 300 idle `cat` sessions: 110 KiB per program without them, 20-40 KiB with them).
+    // with 300 idle `cat` sessions: 110 KiB per program without them, 20-40 KiB with them);
+    // --expose-gc lets it collect the garbage of a burst of starts (see collector.mjs).
     const child = fork(WORKER, [], { execArgv: SPAWNER_FLAGS, stdio: ['ignore', 'inherit', 'inherit', 'ipc'], serialization: 'json' })
     const spawner: Spawner = { child, ready: false, pending: new Map(), running: new Map() }
     this.#spawners.add(spawner)
@@ -161,12 +180,12 @@ export class SpawnerPool implements ProgramStarter {
     child.on('error', () => {})
   }
 
-  /** Sends each queued start to the ready spawner with the fewest in flight. */
+  /** Sends each queued start to the ready spawner with the fewest in flight, while one has fewer than {@link STARTS_PER_SPAWNER}. */
   #dispatch (): void {
     while (this.#queue.length > 0) {
       let best: Spawner | undefined
       for (const s of this.#spawners) if (s.ready && (best === undefined || s.pending.size < best.pending.size)) best = s
-      if (best === undefined) return
+      if (best === undefined || best.pending.size >= STARTS_PER_SPAWNER) return
       const queued = this.#queue.shift() as Queued
       best.pending.set(queued.id, { resolve: queued.resolve, pipes: [] })
       best.child.send({ t: 'spawn', id: queued.id, spec: queued.spec })
@@ -195,6 +214,8 @@ export class SpawnerPool implements ProgramStarter {
     }
     const pending = spawner.pending.get(reply.id) as Pending
     spawner.pending.delete(reply.id)
+    // The spawner has room for one more start.
+    this.#dispatch()
     if (reply.t === 'failed') return pending.resolve({ error: { code: reply.code, message: reply.message } })
     const program = new RemoteProgram(reply.pid, pending.pipes)
     spawner.running.set(reply.id, program)

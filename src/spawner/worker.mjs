@@ -5,10 +5,12 @@
 //
 // Plain JavaScript on purpose: the spawner boots with no TypeScript loader in any setting (0.1 s
 // instead of seconds under the test runner's), and imports nothing but execa. The message shapes
-// are protocol.ts's; the execa options are session/program.ts's: keep them in step.
+// are protocol.ts's; the execa options are session/program.ts's: keep them in step. The spawner is
+// forked with --expose-gc (see collector.mjs).
 import { closeSync, openSync } from 'node:fs'
 import { execa } from 'execa'
-import { detachPipe } from './handover.mjs'
+import { collectEvery, STARTS_PER_COLLECTION } from './collector.mjs'
+import { detachPipe, releaseSockets } from './handover.mjs'
 
 /** How often a terminating group is checked for survivors, in ms (as process-group.ts). */
 const GROUP_POLL_MS = 25
@@ -41,6 +43,9 @@ function descriptorShortage () {
   for (const fd of opened) closeSync(fd)
   return shortage
 }
+
+/** Called after each start: a full collection every few starts keeps the heap from growing with their garbage. */
+const started = collectEvery(STARTS_PER_COLLECTION, globalThis.gc)
 
 function reply (message, handle) {
   // The channel may close at any time: a reply to a gone server is dropped. A server that died
@@ -79,7 +84,8 @@ function start (id, spec) {
     subprocess.then((result) => reply({ t: 'failed', id, code: String(result.code), message: String(result.shortMessage) }))
     return
   }
-  groups.set(id, { pid, killGraceMs: spec.killGraceMs })
+  const killGraceMs = spec.killGraceMs
+  groups.set(id, { pid, killGraceMs })
   // Every pipe leaves its socket now, unread: whenever the program exits, nothing here can read
   // or close a pipe that waits for its turn (see handover.mjs). The handles, then `started`,
   // then `exit` go out in this order.
@@ -88,13 +94,14 @@ function start (id, spec) {
     if (pipe !== null) reply({ t: 'stdio', id, fd }, detachPipe(pipe))
   })
   reply({ t: 'started', id, pid })
+  // execa stops watching the old sockets now (see handover.mjs): only the exit status is wanted.
+  releaseSockets(pipes)
+  // The listener keeps nothing of the start but its id and killGrace (not the spec with its environment).
   subprocess.once('exit', (code, signal) => {
     // The server ends the group's background processes now, within killGrace; should it die
     // meanwhile, they are still the spawner's to end.
-    setTimeout(() => groups.delete(id), spec.killGraceMs + 4 * GROUP_POLL_MS).unref()
+    setTimeout(() => groups.delete(id), killGraceMs + 4 * GROUP_POLL_MS).unref()
     reply({ t: 'exit', id, code, signal })
-    // The old sockets hold no handle any more: destroying them only lets execa settle.
-    for (const pipe of pipes) pipe?.destroy()
   })
 }
 
@@ -123,7 +130,10 @@ function orphaned () {
 // (drain, then close), and the spawner ends when its channel closes.
 process.on('SIGINT', () => {})
 process.on('SIGTERM', () => {})
-process.on('message', (message) => start(message.id, message.spec))
+process.on('message', (message) => {
+  start(message.id, message.spec)
+  started()
+})
 process.once('disconnect', orphaned)
 // Node postpones 'disconnect' until every handle sent has been acknowledged: a server that closed
 // (or died) with a pipe in flight never acknowledges it, so the channel is also watched here.

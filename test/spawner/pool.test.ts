@@ -1,9 +1,10 @@
 import { execFileSync } from 'node:child_process'
-import { once } from 'node:events'
+import { getEventListeners, once } from 'node:events'
 import { readdirSync, readFileSync } from 'node:fs'
 import { pino } from 'pino'
 import t from 'tap'
-import { SpawnerPool } from '../../src/spawner/pool.js'
+import { STARTS_PER_COLLECTION } from '../../src/spawner/collector.mjs'
+import { SpawnerPool, STARTS_PER_SPAWNER } from '../../src/spawner/pool.js'
 import { readChunks } from '../../src/spawner/read-buffer.js'
 import type { RemoteProgram } from '../../src/spawner/remote.js'
 import { connect, DEADLINE_MS, refusedUpgrade, until } from '../helpers/client.js'
@@ -270,4 +271,38 @@ routes:
   const argv = readFileSync(`/proc/${await spawnerPid(s)}/cmdline`, 'utf8').split('\0')
   t.ok(argv.includes('--max-semi-space-size=1'), 'a 1 MiB young generation')
   t.ok(argv.includes('--optimize-for-size'), 'V8 favours size over speed')
+  t.ok(argv.includes('--expose-gc'), 'it may collect its garbage between starts')
+})
+
+t.test('a spawner is sent a few starts at a time; the others wait in the server and follow as it answers', async (t) => {
+  const { pool } = await readyPool(t)
+  const spec = { file: '/bin/true', args: [], argv0: 'true', cwd: undefined, env: {}, stderr: false, killGraceMs: 100 }
+  const count = 3 * STARTS_PER_SPAWNER
+  // Each start is queued and dispatched synchronously within its spawn() call.
+  const outcomes = Array.from({ length: count }, async () => pool.spawn(spec, AbortSignal.timeout(DEADLINE_MS)))
+  t.equal(pool.inFlight, count, 'every start counts as in flight')
+  t.equal(pool.queued, count - STARTS_PER_SPAWNER, 'all but the first few wait in the server')
+  t.ok((await Promise.all(outcomes)).every((o) => 'program' in o), 'every program started')
+  t.equal(pool.queued, 0, 'none left waiting')
+  await pool.close()
+})
+
+t.test('a start leaves no listener on its signal once answered (the signal lives as long as the program)', async (t) => {
+  const { pool } = await readyPool(t)
+  const leaving = new AbortController()
+  const spec = { file: '/bin/true', args: [], argv0: 'true', cwd: undefined, env: {}, stderr: false, killGraceMs: 100 }
+  const outcome = pool.spawn(spec, leaving.signal)
+  t.equal(getEventListeners(leaving.signal, 'abort').length, 1, 'listened to while the start waits')
+  t.match(await outcome, { program: { pid: Number } })
+  t.equal(getEventListeners(leaving.signal, 'abort').length, 0, 'not listened to once answered')
+  await pool.close()
+})
+
+t.test('a spawner collects its garbage between starts and goes on starting programs', async (t) => {
+  const { pool } = await readyPool(t)
+  const spec = { file: '/bin/true', args: [], argv0: 'true', cwd: undefined, env: {}, stderr: false, killGraceMs: 100 }
+  // One more start than a collection needs: the start after the collection is answered too.
+  const outcomes = await Promise.all(Array.from({ length: STARTS_PER_COLLECTION + 1 }, async () => pool.spawn(spec, AbortSignal.timeout(DEADLINE_MS))))
+  t.ok(outcomes.every((o) => 'program' in o), 'every program started')
+  await pool.close()
 })
