@@ -34,7 +34,7 @@ routes:
 
 t.test('a server gone before the spawner saw its channel close (a reply fails with EPIPE): the spawner ends every program and exits quietly', async (t) => {
   const pidFile = join(t.testdir(), 'pid')
-  const spawner = fork(fixture('spawner-epipe.mjs'), [], { stdio: ['ignore', 'ignore', 'pipe', 'ipc'], serialization: 'json' })
+  const spawner = fork(fixture('spawner-epipe.mjs'), [], { execArgv: ['--expose-gc'], stdio: ['ignore', 'ignore', 'pipe', 'ipc'], serialization: 'json' })
   t.teardown(() => { spawner.kill('SIGKILL') })
   let stderr = ''
   spawner.stderr?.setEncoding('utf8').on('data', (chunk: string) => { stderr += chunk })
