@@ -10,14 +10,27 @@ export class ProcessGroup {
   readonly #killGraceMs: number
   #timer: NodeJS.Timeout | undefined
   #terminating = false
+  #gone = false
 
   constructor (pid: number, killGraceMs: number) {
     this.#pid = pid
     this.#killGraceMs = killGraceMs
   }
 
-  /** Sends `signal` to every process of the group; false when none is left. */
+  /**
+   * Sends `signal` to every process of the group; false when none is left. A group once found
+   * empty is never signalled again: no process can join an empty group, and by the time of a
+   * later signal (a shutdown's SIGKILL, say) its id may be a new, unrelated process's.
+   */
   signal (signal: NodeJS.Signals | 0): boolean {
+    if (this.#gone) return false
+    if (this.deliver(signal)) return true
+    this.#gone = true
+    return false
+  }
+
+  /** Sends `signal` to the group itself; false when it has no process left. */
+  protected deliver (signal: NodeJS.Signals | 0): boolean {
     try {
       process.kill(-this.#pid, signal)
       return true

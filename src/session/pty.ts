@@ -135,7 +135,7 @@ export class TerminalGroup extends ProcessGroup {
     this.#sid = sid
   }
 
-  override signal (signal: NodeJS.Signals | 0): boolean {
+  protected override deliver (signal: NodeJS.Signals | 0): boolean {
     let any = false
     for (const group of sessionGroups(this.#sid)) {
       try {

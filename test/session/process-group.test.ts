@@ -49,6 +49,19 @@ t.test('terminating an empty group does nothing', async (t) => {
   t.notOk(group.signal(0))
 })
 
+t.test('a group found empty is never signalled again: its id may be a new process\'s by then', async (t) => {
+  const child = spawn('true', { detached: true })
+  await once(child, 'exit')
+  const group = new ProcessGroup(child.pid as number, 10)
+  t.notOk(group.signal(0), 'found empty')
+  // Whatever holds that id from now on is not this program's.
+  const kills = t.capture(process, 'kill')
+  group.terminate()
+  group.kill()
+  t.notOk(group.signal('SIGTERM'))
+  t.same(kills(), [], 'no signal sent')
+})
+
 /** The timers this process holds now (Node's count of active Timeout resources). */
 function timers (): number {
   return process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length
