@@ -1,13 +1,11 @@
 import type { Readable, Writable } from 'node:stream'
-import { execa } from 'execa'
 import type { Route } from '../config/load.js'
 import type { ProgramStarter, StartOutcome } from '../spawner/pool.js'
-import type { SpawnSpec } from '../spawner/protocol.js'
 import { readChunks } from '../spawner/read-buffer.js'
 import type { RemoteProgram } from '../spawner/remote.js'
-import { descriptorShortage } from './descriptors.js'
+import { spawnProgram, spawnSpec, spawnTerminal } from './launch.js'
 import { ProcessGroup } from './process-group.js'
-import { TerminalGroup, TerminalProcess } from './pty.js'
+import { TerminalGroup, type TerminalProcess } from './pty.js'
 import { stderrUse, type SessionStreams } from './streams.js'
 import type { StreamName } from './wire/framing.js'
 import { LineSplitter } from './wire/line-splitter.js'
@@ -285,48 +283,4 @@ function ignoreStreamError (): void {
 /** True when `stream` has ended (all read) or is gone: no event will say so any more. */
 function ended (stream: Readable): boolean {
   return stream.readableEnded || stream.destroyed
-}
-
-/**
- * Starts the program with execa, without a shell, as the leader of a new process group, with
- * exactly `env`. A child without a pid failed to start: its result says why (`reject: false`).
- * @throws when the server is out of descriptors (EMFILE, ENFILE: see {@link descriptorShortage}),
- * on invalid arguments (a NUL byte: ERR_INVALID_ARG_VALUE) and on errors such as E2BIG.
- */
-function spawnProgram (o: ProgramSpec) {
-  const shortage = descriptorShortage()
-  if (shortage !== undefined) throw shortage
-  const child = execa(o.file, o.args, {
-    argv0: o.route.command[0] as string,
-    ...(o.route.cwd === undefined ? {} : { cwd: o.route.cwd }),
-    env: o.env,
-    extendEnv: false,
-    stdin: 'pipe',
-    stdout: 'pipe',
-    stderr: stderrUse(o.route, o.streams) === 'none' ? 'ignore' : 'pipe',
-    buffer: false,
-    reject: false,
-    detached: true,
-    cleanup: false,
-    stripFinalNewline: false
-  })
-  return child
-}
-
-/** What a spawner needs to start the program as {@link spawnProgram} would. */
-function spawnSpec (o: ProgramSpec): SpawnSpec {
-  return {
-    file: o.file,
-    args: o.args,
-    argv0: o.route.command[0] as string,
-    cwd: o.route.cwd,
-    env: o.env,
-    stderr: stderrUse(o.route, o.streams) !== 'none',
-    killGraceMs: o.route.killGraceMs
-  }
-}
-
-/** Starts the program on a pseudo-terminal of the session's size (see {@link TerminalProcess}: node-pty, not execa). */
-function spawnTerminal (o: ProgramSpec): TerminalProcess {
-  return new TerminalProcess({ file: o.file, args: o.args, env: o.env, cwd: o.route.cwd, cols: o.streams.size.cols, rows: o.streams.size.rows })
 }

@@ -5,7 +5,7 @@
 //
 // Plain JavaScript on purpose: the spawner boots with no TypeScript loader in any setting (0.1 s
 // instead of seconds under the test runner's), and imports nothing but execa. The message shapes
-// are protocol.ts's; the execa options are session/program.ts's: keep them in step. The spawner is
+// are protocol.ts's; the execa options are session/launch.ts's: keep them in step. The spawner is
 // forked with --expose-gc (see collector.mjs).
 import { closeSync, openSync } from 'node:fs'
 import { execa } from 'execa'
