@@ -1,8 +1,13 @@
-import { createInterface } from 'node:readline'
 import type { Readable, Writable } from 'node:stream'
 import { parseArgs as parseNodeArgs } from 'node:util'
 import WebSocket from 'ws'
 import { UsageError } from './args.js'
+import { pumpInput, type InputMode, type InputSink } from './connect-input.js'
+import { Channel, openLink, type Link } from './connect-link.js'
+import { escapeControls } from './escape.js'
+import { ExitCode } from './io.js'
+
+export { Channel, CHANNEL_PROTOCOLS, exitStatusForStatus, MAX_ERROR_BODY_BYTES } from './connect-link.js'
 
 /** The help text of `wsexec connect --help`. */
 export const CONNECT_USAGE = `Usage: wsexec connect [options] URL
@@ -10,28 +15,33 @@ export const CONNECT_USAGE = `Usage: wsexec connect [options] URL
 Connects this terminal to a wsexec route: each line of stdin is a message, end of input
 is sent as an empty binary message, messages are printed on stdout (stderr on stderr with
 stderr: tagged or a channel protocol), and the exit status is the remote program's.
+Ctrl-C closes the session (close code 1000): the server ends the program.
+
+On a terminal route (tty: true, or --tty), stdin goes as the bytes read, each newline
+typed as Enter (\\r), and its end as Ctrl-D: printf 'echo hi\\nexit 2\\n' | wsexec connect
+ws://host/bash runs both commands. Raw mode needs --tty and stdin a terminal: with a pipe
+it stays off, as with ssh and kubectl.
 
 Options:
   -H, --header 'N: V'  add a request header (repeatable), e.g. -H 'Authorization: Bearer …'
       --binary         send stdin as raw binary chunks instead of lines
       --channels       speak the Kubernetes channel subprotocols (v5.channel.k8s.io, v4, v1)
-      --tty            raw terminal: keystrokes go as they are typed, and resizes are sent
+      --tty            raw terminal: keystrokes go as they are typed (Ctrl-C too), and the
+                       window's size is sent, at the start and on each resize
   -h, --help           show this help
 
+Server text printed by wsexec connect itself (close reasons, HTTP errors, statuses, tagged
+stderr) has its control characters escaped (\\x1b); the program's stdout is printed raw.
+
 Exit status: the program's (0, N, 128+signal); 127 when it could not be started;
-255 when the connection failed or ended without the program's status.
+130 after Ctrl-C; 255 when the connection failed or ended without the program's status;
+2 for a usage error.
 `
 
 /** Exit status of `wsexec connect` when the connection failed or closed without the program's status. */
 export const CONNECTION_FAILED = 255
 /** Exit status when the program could not be started (close code 1011), as a shell's "command not found". */
 export const NOT_STARTED = 127
-
-/** The Kubernetes channel subprotocols, most capable first. */
-export const CHANNEL_PROTOCOLS = ['v5.channel.k8s.io', 'v4.channel.k8s.io', 'channel.k8s.io'] as const
-
-/** Channel numbers of the Kubernetes exec protocol. */
-export const Channel = Object.freeze({ STDIN: 0, STDOUT: 1, STDERR: 2, STATUS: 3, RESIZE: 4, CLOSE: 255 })
 
 interface ConnectOptions {
   url: string
@@ -47,7 +57,14 @@ export interface ConnectIO {
   readonly stderr: Writable
   /** What is sent; without it, end of input is sent at once. */
   readonly stdin?: Readable & { isTTY?: boolean, setRawMode?: (raw: boolean) => unknown }
+  /** Where SIGINT comes from (the process): the first closes the session (1000), a second drops it. */
+  readonly signals?: NodeJS.EventEmitter
 }
+
+/** Exit status after Ctrl-C (SIGINT) ended the session, as a shell reports a program it interrupted. */
+export const INTERRUPTED = 130
+
+const HELP_HINT = 'Try \'wsexec connect --help\' for more information.\n'
 
 function parse (argv: readonly string[]): ConnectOptions | undefined {
   let parsed
@@ -64,18 +81,18 @@ function parse (argv: readonly string[]): ConnectOptions | undefined {
       }
     })
   } catch (err) {
-    throw new UsageError(`connect: ${(err as Error).message}`)
+    throw new UsageError((err as Error).message)
   }
   const v = parsed.values
   if (v.help === true) return undefined
   const [url, ...rest] = parsed.positionals
-  if (url === undefined) throw new UsageError('connect: a URL is expected (ws://host:port/path)')
-  if (rest.length > 0) throw new UsageError(`connect: one URL only, not also ${JSON.stringify(rest[0])}`)
-  if (!/^wss?:\/\//.test(url) || !URL.canParse(url)) throw new UsageError(`connect: the URL starts with ws:// or wss://, not ${JSON.stringify(url)}`)
+  if (url === undefined) throw new UsageError('a URL is expected (ws://host:port/path)')
+  if (rest.length > 0) throw new UsageError(`one URL only, not also ${JSON.stringify(rest[0])}`)
+  if (!/^wss?:\/\//.test(url) || !URL.canParse(url)) throw new UsageError(`the URL starts with ws:// or wss://, not ${JSON.stringify(url)}`)
   const headers: Record<string, string> = {}
   for (const h of v.header ?? []) {
     const colon = h.indexOf(':')
-    if (colon < 1) throw new UsageError(`connect: -H takes 'Name: value', not ${JSON.stringify(h)}`)
+    if (colon < 1) throw new UsageError(`-H takes 'Name: value', not ${JSON.stringify(h)}`)
     headers[h.slice(0, colon).trim()] = h.slice(colon + 1).trim()
   }
   return { url, headers, binary: v.binary === true, channels: v.channels === true, tty: v.tty === true }
@@ -90,20 +107,6 @@ export function exitStatusForClose (code: number): number {
   if (code > 4000 && code <= 4255) return code - 4000
   if (code === 1011) return NOT_STARTED
   return CONNECTION_FAILED
-}
-
-/** The exit status in a Kubernetes `Status` (channel 3), or undefined when it names none. */
-export function exitStatusForStatus (text: string): number | undefined {
-  let status: { status?: unknown, details?: { causes?: Array<{ reason?: unknown, message?: unknown }> } }
-  try {
-    status = JSON.parse(text) as typeof status
-  } catch {
-    return undefined
-  }
-  if (status.status === 'Success') return 0
-  const cause = status.details?.causes?.find((c) => c.reason === 'ExitCode')
-  const n = Number(cause?.message)
-  return Number.isInteger(n) && n >= 0 ? n : undefined
 }
 
 function resizeMessage (channels: boolean, cols: number, rows: number): Buffer | string {
@@ -126,122 +129,118 @@ function requestUrl (options: ConnectOptions, cols: number | undefined, rows: nu
 }
 
 /**
+ * The first SIGINT closes the session with 1000 (the server ends the program as for any client
+ * that leaves), a second drops the connection at once. Returns whether one came, and the unhook.
+ */
+function onInterrupt (signals: NodeJS.EventEmitter | undefined, ws: WebSocket): { interrupted: () => boolean, stop: () => void } {
+  let count = 0
+  const interrupt = (): void => {
+    count++
+    // Before the open there is no session to close: ws aborts the handshake either way.
+    if (count === 1 && ws.readyState === WebSocket.OPEN) ws.close(1000)
+    else ws.terminate()
+  }
+  signals?.on('SIGINT', interrupt)
+  return { interrupted: () => count > 0, stop: () => { signals?.off('SIGINT', interrupt) } }
+}
+
+/** What goes to `link`: stdin on channel 0 on channel sessions; the end as the protocol says. */
+function sinkFor (link: Link): InputSink {
+  const ws = link.ws
+  const channel = link.channel()
+  // Sends only ever follow 'open'; after a close, ws drops them without throwing.
+  return {
+    send (payload) {
+      if (channel !== null) ws.send(Buffer.concat([Buffer.of(Channel.STDIN), Buffer.from(payload)]))
+      else ws.send(payload, { binary: typeof payload !== 'string' })
+    },
+    end () {
+      // On a terminal the server types Ctrl-D for either.
+      if (channel === 'v5.channel.k8s.io') ws.send(Buffer.of(Channel.CLOSE, Channel.STDIN))
+      else if (channel === null) ws.send(Buffer.alloc(0), { binary: true })
+    }
+  }
+}
+
+/**
+ * Starts sending stdin to `link` (the end of input at once without one) and, on a terminal, its
+ * size; raw mode only with `--tty` on a terminal stdin. Returns what undoes it.
+ */
+function startInput (options: ConnectOptions, io: ConnectIO, link: Link, say: (text: string) => void): () => void {
+  const stdin = io.stdin
+  const sink = sinkFor(link)
+  if (stdin === undefined) {
+    sink.end()
+    return () => {}
+  }
+  const terminal = link.terminal()
+  const raw = options.tty && stdin.isTTY === true && stdin.setRawMode !== undefined
+  const cleanups: Array<() => void> = []
+  if (raw) {
+    stdin.setRawMode?.(true)
+    cleanups.push(() => stdin.setRawMode?.(false))
+  }
+  if (options.tty) {
+    const sendSize = (): void => {
+      const c = io.stdout.columns
+      const r = io.stdout.rows
+      if (c !== undefined && r !== undefined) link.ws.send(resizeMessage(link.channel() !== null, c, r))
+    }
+    sendSize()
+    io.stdout.on('resize', sendSize)
+    cleanups.push(() => io.stdout.off('resize', sendSize))
+  } else if (terminal && stdin.isTTY === true) {
+    say(`${options.url} is a terminal: lines are typed with Enter; give --tty for raw keystrokes and the window's size`)
+  }
+  // A terminal not in raw mode (a pipe, or this terminal line by line) types each newline as Enter.
+  const mode: InputMode = terminal ? (raw ? 'chunks' : 'keys') : options.binary || link.channel() !== null ? 'chunks' : 'lines'
+  cleanups.push(pumpInput(stdin, mode, sink))
+  return () => { for (const cleanup of cleanups) cleanup() }
+}
+
+/**
  * `wsexec connect URL`: a command-line client for a route. Resolves to the exit status: the
- * remote program's, 127 when it could not start, 255 when the connection failed.
+ * remote program's, 127 when it could not start, 130 after Ctrl-C, 255 when the connection
+ * failed, 2 for a usage error.
  */
 export async function connectMain (argv: readonly string[], io: ConnectIO): Promise<number> {
-  const options = parse(argv)
+  let options
+  try {
+    options = parse(argv)
+  } catch (err) {
+    // parse throws usage errors only.
+    io.stderr.write(`wsexec connect: ${escapeControls((err as UsageError).message)}\n${HELP_HINT}`)
+    return ExitCode.USAGE
+  }
   if (options === undefined) {
     io.stdout.write(CONNECT_USAGE)
     return 0
   }
-  const stdin = io.stdin
-  const cols = io.stdout.columns
-  const rows = io.stdout.rows
-  const url = requestUrl(options, cols, rows)
-  const ws = new WebSocket(url, options.channels ? [...CHANNEL_PROTOCOLS] : [], { headers: options.headers, perMessageDeflate: false })
-  let statusFromChannel: number | undefined
-  let failure: string | undefined
-  const say = (text: string): void => { io.stderr.write(`wsexec connect: ${text}\n`) }
+  // Every line wsexec prints itself may hold a server's text: its controls are escaped.
+  const say = (text: string): void => { io.stderr.write(`wsexec connect: ${escapeControls(text)}\n`) }
+  const link = openLink(requestUrl(options, io.stdout.columns, io.stdout.rows), options, { stdout: io.stdout, stderr: io.stderr, say })
+  const interrupt = onInterrupt(io.signals, link.ws)
+  await link.opened
+  const stopInput = link.ws.readyState === WebSocket.OPEN ? startInput(options, io, link, say) : () => {}
+  // A reconnect (a resumable session) plugs in here: on a close that can be resumed, open a new
+  // link and point the input's sink at it; the status below is read from the last link.
+  const [code, reason] = await link.closed
+  stopInput()
+  interrupt.stop()
+  return outcome(options, link, code, reason, interrupt.interrupted(), say)
+}
 
-  ws.on('unexpected-response', (_request, response) => {
-    const body: Buffer[] = []
-    response.on('data', (d: Buffer) => body.push(d))
-    response.on('end', () => {
-      let message = Buffer.concat(body).toString()
-      try { message = (JSON.parse(message) as { message: string }).message } catch {}
-      failure = `${response.statusCode as number} ${message}`.trim()
-      ws.terminate()
-    })
-  })
-  ws.on('error', (err) => { failure ??= err.message })
-  // Not events.once: it would reject on the 'error' that comes before every failed connection's close.
-  const closed = new Promise<[number, Buffer]>((resolve) => ws.once('close', (code: number, reason: Buffer) => resolve([code, reason])))
-
-  ws.on('message', (data: Buffer, isBinary: boolean) => {
-    if (CHANNEL_PROTOCOLS.includes(ws.protocol as typeof CHANNEL_PROTOCOLS[number])) {
-      const channel = data[0]
-      const payload = data.subarray(1)
-      if (channel === Channel.STDOUT) io.stdout.write(payload)
-      else if (channel === Channel.STDERR) io.stderr.write(payload)
-      else if (channel === Channel.STATUS) {
-        const status = exitStatusForStatus(payload.toString())
-        if (status !== undefined) statusFromChannel = status
-        else if (payload.length > 0) { statusFromChannel = 1; say(payload.toString()) }
-      }
-      return
-    }
-    if (isBinary || options.tty) {
-      io.stdout.write(data)
-      return
-    }
-    const text = data.toString()
-    if (text.startsWith('{"stream":"')) {
-      // stderr: tagged routes: {"stream":"stdout"|"stderr","data":"…"}
-      try {
-        const tagged = JSON.parse(text) as { stream: string, data: string }
-        const target = tagged.stream === 'stderr' ? io.stderr : io.stdout
-        target.write(`${tagged.data}\n`)
-        return
-      } catch {}
-    }
-    io.stdout.write(`${text}\n`)
-  })
-
-  await Promise.race([new Promise((resolve) => ws.once('open', resolve)), closed])
-  const channel = CHANNEL_PROTOCOLS.includes(ws.protocol as typeof CHANNEL_PROTOCOLS[number])
-  // Sends only ever follow 'open'; after a close, ws drops them without throwing.
-  const send = (payload: Buffer | string): void => {
-    if (channel) ws.send(Buffer.concat([Buffer.of(Channel.STDIN), Buffer.from(payload)]))
-    else ws.send(payload, { binary: typeof payload !== 'string' })
-  }
-  const endInput = (): void => {
-    if (ws.protocol === 'v5.channel.k8s.io') ws.send(Buffer.of(Channel.CLOSE, Channel.STDIN))
-    else if (!channel) ws.send(Buffer.alloc(0), { binary: true })
-  }
-  const cleanups: Array<() => void> = []
-  if (ws.readyState === WebSocket.OPEN && stdin === undefined) {
-    endInput()
-  } else if (ws.readyState === WebSocket.OPEN && stdin !== undefined) {
-    if (options.tty) {
-      const raw = stdin.isTTY === true && stdin.setRawMode !== undefined
-      if (raw) {
-        stdin.setRawMode?.(true)
-        cleanups.push(() => stdin.setRawMode?.(false))
-      }
-      const sendSize = (): void => {
-        const c = io.stdout.columns
-        const r = io.stdout.rows
-        if (c !== undefined && r !== undefined) ws.send(resizeMessage(channel, c, r))
-      }
-      sendSize()
-      io.stdout.on('resize', sendSize)
-      cleanups.push(() => io.stdout.off('resize', sendSize))
-      const onData = (chunk: Buffer): void => send(chunk)
-      stdin.on('data', onData)
-      stdin.once('end', endInput)
-      cleanups.push(() => { stdin.off('data', onData); stdin.off('end', endInput); stdin.destroy() })
-    } else if (options.binary || channel) {
-      const onData = (chunk: Buffer): void => send(chunk)
-      stdin.on('data', onData)
-      stdin.once('end', endInput)
-      cleanups.push(() => { stdin.off('data', onData); stdin.off('end', endInput); stdin.destroy() })
-    } else {
-      const lines = createInterface({ input: stdin, crlfDelay: Infinity })
-      lines.on('line', (line) => send(line))
-      lines.once('close', endInput)
-      cleanups.push(() => { lines.off('close', endInput); lines.close(); stdin.destroy() })
-    }
-  }
-  const [code, reasonBuffer] = await closed
-  for (const cleanup of cleanups) cleanup()
-  const reason = reasonBuffer.toString()
+/** The exit status of a connection that ended with `code` and `reason`, and what to say about it. */
+function outcome (options: ConnectOptions, link: Link, code: number, reason: string, interrupted: boolean, say: (text: string) => void): number {
+  if (interrupted) return INTERRUPTED
+  const failure = link.failure()
   if (failure !== undefined) {
     say(`cannot connect to ${options.url}: ${failure}`)
     return CONNECTION_FAILED
   }
-  if (channel) {
-    if (statusFromChannel !== undefined) return statusFromChannel
+  if (link.channel() !== null) {
+    const fromChannel = link.statusFromChannel()
+    if (fromChannel !== undefined) return fromChannel
     const m = /^exit ([0-9]+)$/.exec(reason)
     if (m !== null) return Number(m[1])
   }

@@ -13,7 +13,7 @@ export interface CliIO {
   readonly cwd: string
   /**
    * Process-wide signals to handle: SIGINT or SIGTERM drains (a second one kills every session
-   * at once), SIGHUP reloads the configuration.
+   * at once), SIGHUP reloads the configuration; in `wsexec connect`, SIGINT closes the session.
    */
   readonly signals?: NodeJS.EventEmitter
   /** Aborting it stops the server like a signal. */

@@ -65,7 +65,7 @@ async function upgrade (app: FastifyInstance, { state, browser, console, secure 
           verdict.admission?.release()
           return state.refuse(reply, streams)
         }
-        rememberStreams(request.raw, streams)
+        rememberStreams(request.raw, streams, match.compiled.route.tty)
       }
       request.wsexecPass = verdict
       // Given back when the session ends, or here when the upgrade never happens: at once when the

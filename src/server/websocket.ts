@@ -3,7 +3,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import type WebSocket from 'ws'
 import { assertRawWritable } from '../session/connection.js'
-import { answerProtocol } from '../session/streams.js'
+import { answerHeaders, answerProtocol } from '../session/streams.js'
 
 /** What the WebSocket plugin needs. */
 export interface WebSocketOptions {
@@ -15,7 +15,7 @@ export interface WebSocketOptions {
 
 /**
  * @fastify/websocket without compression (frames are written to the socket as built), with the
- * subprotocol answer of the route; ws's protocol errors (1002, 1007, 1009) are only logged, as
+ * subprotocol answer of the route (and `Wsexec-Tty: true` from a `tty` route); ws's protocol errors (1002, 1007, 1009) are only logged, as
  * ws closes those connections itself.
  */
 async function registerWebSocket (app: FastifyInstance, { maxPayload, closeAll }: WebSocketOptions): Promise<void> {
@@ -34,6 +34,7 @@ async function registerWebSocket (app: FastifyInstance, { maxPayload, closeAll }
     }
   })
   assertRawWritable(app.websocketServer)
+  app.websocketServer.on('headers', answerHeaders)
 }
 
 /** {@link registerWebSocket} as a plugin that shares the server's scope. */

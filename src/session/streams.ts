@@ -83,9 +83,24 @@ export function negotiateStreams (route: Route, offered: readonly string[], url:
 /** The streams settled for each upgrade request, read back when ws asks which subprotocol to answer with. */
 const settled = new WeakMap<IncomingMessage, SessionStreams>()
 
-/** Keeps `streams` for the upgrade of `request`. */
-export function rememberStreams (request: IncomingMessage, streams: SessionStreams): void {
+/** The upgrade requests of `tty` routes, whose 101 answer carries {@link TERMINAL_HEADER}. */
+const terminals = new WeakSet<IncomingMessage>()
+
+/**
+ * The header (value `true`) in the 101 answer of a `tty` route's upgrade: tells a client such as
+ * `wsexec connect` that its input is typed on a terminal (Enter is `\r`, end of input Ctrl-D).
+ */
+export const TERMINAL_HEADER = 'Wsexec-Tty'
+
+/** Keeps `streams` for the upgrade of `request`; `terminal` for a `tty` route's. */
+export function rememberStreams (request: IncomingMessage, streams: SessionStreams, terminal: boolean): void {
   settled.set(request, streams)
+  if (terminal) terminals.add(request)
+}
+
+/** Adds {@link TERMINAL_HEADER} to the 101 answer of a `tty` route's upgrade (ws's `headers` event). */
+export function answerHeaders (headers: string[], request: IncomingMessage): void {
+  if (terminals.has(request)) headers.push(`${TERMINAL_HEADER}: true`)
 }
 
 /** The streams kept for `request`, if any. */

@@ -99,7 +99,14 @@ t.test('usage of connect', async (t) => {
     const r = await connectWith([...argv], null)
     t.equal(r.code, 2, argv.join(' '))
     t.match(r.stderr, reason)
+    t.match(r.stderr, /^wsexec connect: .*\nTry 'wsexec connect --help' for more information\.\n$/, 'points at connect --help')
   }
+  t.same(await connectWith([], null), {
+    code: 2,
+    stdout: '',
+    stderr: 'wsexec connect: a URL is expected (ws://host:port/path)\nTry \'wsexec connect --help\' for more information.\n'
+  }, 'no URL: a usage error pointing at wsexec connect --help')
+  t.match((await connectWith(['--\x1b[2J', 'ws://a/'], null)).stderr, /Unknown option '--\\x1b\[2J'/, 'the argument escaped')
 })
 
 /** A small server speaking the Kubernetes channel protocols, as issue 13's routes will. */
@@ -212,7 +219,8 @@ t.test('--tty under a real pseudo-terminal: raw keystrokes, the size, and the ex
       messages.push({ data: data.toString(), binary })
       ws.send(Buffer.from(`echo:${data.toString()}`))
       // A single keystroke, without Enter, arrives on its own only in raw mode.
-      if (binary && data.toString() === 'q') { got(messages, request.url as string); ws.close(4003, 'exit 3') }
+      // A copy: script types Ctrl-D when its own input ends, which may follow the close.
+      if (binary && data.toString() === 'q') { got([...messages], request.url as string); ws.close(4003, 'exit 3') }
     })
   })
   const url = `ws://127.0.0.1:${(wss.address() as { port: number }).port}/sh?x=1`
