@@ -114,7 +114,8 @@ procs= orphans=
 for _ in $(seq 1 50); do
   # "pid (comm) state ppid" of every process in the container
   procs=$(podman exec "$name" sh -c 'cat /proc/[0-9]*/stat 2>/dev/null' | awk '{print $1, $2, $3, $4}' || true)
-  orphans=$(awk '$4 == 1 && $2 != "(node)"' <<<"$procs")
+  # node itself: Node 24 and later name the main thread (and so the process's comm) MainThread
+  orphans=$(awk '$4 == 1 && $2 != "(node)" && $2 != "(MainThread)"' <<<"$procs")
   [ -z "$orphans" ] && break
   sleep 0.1
 done
