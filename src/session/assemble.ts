@@ -12,7 +12,7 @@ import { sessionEnvironment } from './env.js'
 import type { FastReceive } from './receive.js'
 import type { ServedSession } from './served.js'
 import { Session, type SessionSummary } from './session.js'
-import { joinShared, type SharedPrograms } from './shared.js'
+import { joinShared, SHARE_PROTOCOL, type SharedPrograms } from './shared.js'
 import { streamsOf, type SessionStreams } from './streams.js'
 import type { ProgramStarter } from '../spawner/pool.js'
 import type { Lines } from './wire/lines.js'
@@ -106,6 +106,7 @@ export function startSession (ws: WebSocket, request: FastifyRequest, order: Ses
       requestPath: pathname,
       connection,
       remoteAddress,
+      control: ws.protocol === SHARE_PROTOCOL,
       log: request.log,
       watchdog,
       program: () => ({ route, file: route.executable, args: order.argv.slice(1), env: environment(), streams, lines: order.lines, starter: order.starter }),

@@ -25,6 +25,8 @@ export class Attachment implements ServedSession {
   readonly route: Route
   readonly connection: Connection
   readonly remoteAddress: string
+  /** True when the client asked for the share control message (`wsexec.share.v1`). */
+  readonly control: boolean
   readonly joined = performance.now()
   /** The next message this client gets, and its byte position in the output. */
   seq = 0
@@ -45,7 +47,8 @@ export class Attachment implements ServedSession {
   #resolveDone!: (summary: SessionSummary) => void
   readonly settled: Promise<void>
 
-  constructor (id: string, route: Route, connection: Connection, remoteAddress: string, endpoint: Endpoint) {
+  constructor (id: string, route: Route, connection: Connection, remoteAddress: string, endpoint: Endpoint, control = false) {
+    this.control = control
     this.id = id
     this.route = route
     this.connection = connection

@@ -29,6 +29,7 @@ import { Input, type Pausable } from './input.js'
 import { Program, type ProgramListener, type ProgramSpec, type SpawnFailure } from './program.js'
 import type { SessionSummary } from './session.js'
 import type { WatchdogLimits } from './watchdog.js'
+import { encodeFrames, Opcode } from './wire/frames.js'
 import type { Encoded, Framing } from './wire/framing.js'
 import { sessionFraming } from './wire/terminal-framing.js'
 
@@ -141,6 +142,10 @@ export class Hub {
     // The program could not even start (out of descriptors): the client gets its close at once.
     if (this.#finalClose !== undefined) return this.#closeClient(client, this.#finalClose)
     if (this.#inputPaused) client.connection.pause()
+    if (client.control) {
+      const control = Buffer.from(JSON.stringify({ share: { input: this.#o.share.input, write: this.#mayWrite(client) } }))
+      client.connection.send(encodeFrames([control], Opcode.TEXT))
+    }
     client.seq = this.#history.replayStart(this.#o.share.replayBytes)
     client.byte = this.#history.position(client.seq)
     this.#catchUp(client)

@@ -8,6 +8,13 @@ import type { ProgramSpec } from './program.js'
 import type { SessionHooks } from './assemble.js'
 import type { WatchdogLimits } from './watchdog.js'
 
+/**
+ * The subprotocol a client of a shared route offers to be told, in a first text message
+ * `{"share":{"input":"none"|"first"|"all","write":true|false}}`, whether its messages reach the
+ * program (so that a viewer can show "read-only"); every later message is the program's.
+ */
+export const SHARE_PROTOCOL = 'wsexec.share.v1'
+
 /** The running programs of a server's shared routes, by route and URL path (see {@link sharedKey}). */
 export type SharedPrograms = Map<string, Hub>
 
@@ -24,6 +31,8 @@ export interface SharedJoin {
   readonly requestPath: string
   readonly connection: Connection
   readonly remoteAddress: string
+  /** True when the client selected {@link SHARE_PROTOCOL}: it gets the share control message first. */
+  readonly control: boolean
   readonly log: FastifyBaseLogger
   readonly watchdog: WatchdogLimits
   /** The program's spec, made only when this client starts it (its environment is this client's). */
@@ -60,7 +69,7 @@ export function joinShared (programs: SharedPrograms, join: SharedJoin, hooks: S
     programs.set(key, hub)
     hub.start()
   }
-  const client = new Attachment(join.id, join.route, join.connection, join.remoteAddress, hub)
+  const client = new Attachment(join.id, join.route, join.connection, join.remoteAddress, hub, join.control)
   hooks.opened(client)
   hub.attach(client)
   return client

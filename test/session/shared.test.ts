@@ -179,3 +179,18 @@ t.test('a shared terminal: the writer resizes it; an invalid resize is ignored',
   a.ws.send('ann\r')
   t.match(await b.closed, { code: 4003 })
 })
+
+t.test('a client offering wsexec.share.v1 is told first whether it may write', async (t) => {
+  const s = await startServer(t, route('/first', 'input: first'))
+  const a = connect(`${s.url}/first`, {}, ['wsexec.share.v1'])
+  t.teardown(() => a.ws.terminate())
+  const [control, pid] = await a.received(2)
+  t.equal(a.ws.protocol, 'wsexec.share.v1')
+  t.same(JSON.parse(String(control)), { share: { input: 'first', write: true } })
+  t.match(String(pid), /^pid [0-9]+$/)
+  const b = connect(`${s.url}/first`, {}, ['wsexec.share.v1'])
+  t.teardown(() => b.ws.terminate())
+  t.same(JSON.parse(String((await b.received(1))[0])), { share: { input: 'first', write: false } }, 'a viewer is read-only')
+  a.ws.send('hi')
+  t.same(await next(b, 1, 1), ['hi'], 'then the program\'s messages')
+})
