@@ -79,6 +79,7 @@ export function drainer (state: ServerState, log: FastifyBaseLogger): Drainer {
     },
     kill () {
       state.killed.abort()
+      for (const hub of state.shared.values()) hub.kill('server shutting down')
       for (const s of state.sessions) s.kill()
     }
   }

@@ -194,3 +194,13 @@ t.test('a client offering wsexec.share.v1 is told first whether it may write', a
   a.ws.send('hi')
   t.same(await next(b, 1, 1), ['hi'], 'then the program\'s messages')
 })
+
+t.test('a kill of the server ends a lingering program at once', async (t) => {
+  const s = await startServer(t, route('/long', 'linger: 30s'))
+  const a = await join(`${s.url}/long`)
+  a.c.ws.close(1000)
+  await until(() => s.logs.some((r) => r.msg === 'shared client leave'), 'the leave')
+  s.app.wsexec.kill()
+  await until(() => !isRunning(a.pid), 'the lingering program killed')
+  await until(() => s.logs.some((r) => r.msg === 'shared program end' && r['signal'] === 'SIGKILL'), 'its end')
+})
