@@ -10,6 +10,8 @@ export const CloseCode = Object.freeze({
   PROTOCOL_ERROR: 1002,
   /** A text message from the client was not valid UTF-8. */
   INVALID_PAYLOAD: 1007,
+  /** The client broke a rule of the route: a shared route's client that lags too far behind (`lagging`). */
+  POLICY_VIOLATION: 1008,
   /** A message from the client was larger than allowed. */
   MESSAGE_TOO_BIG: 1009,
   /** The program could not be started, or the session failed inside the server. */

@@ -3,8 +3,26 @@ import type { AuthSpec, Credentials, RouteSecurity, ServerSecurity, TlsSpec } fr
 import type { RouteSecurityInput } from './security-schema.js'
 import type { Position } from './positions.js'
 
+/** A shared route's settings (`share`), sizes in bytes and durations in milliseconds. */
+export type SharePolicy = Readonly<{
+  input: 'none' | 'first' | 'all'
+  replayBytes: number
+  lingerMs: number
+  maxLagBytes: number
+}>
+
+/** A resumable route's settings (`resume`). */
+export type ResumePolicy = Readonly<{
+  windowMs: number
+  bufferBytes: number
+}>
+
 /** A route after validation: defaults applied, durations in milliseconds, paths absolute. */
-export type Route = Readonly<Omit<Required<RouteInput>, 'closeGrace' | 'killGrace' | 'cwd' | 'command' | 'passEnv' | 'ttySize' | 'protocols' | keyof RouteSecurityInput> & RouteSecurity & {
+export type Route = Readonly<Omit<Required<RouteInput>, 'closeGrace' | 'killGrace' | 'cwd' | 'command' | 'passEnv' | 'ttySize' | 'protocols' | 'share' | 'resume' | keyof RouteSecurityInput> & RouteSecurity & {
+  /** `share`: one program per route and URL path; null: a program per connection. */
+  share: SharePolicy | null
+  /** `resume`: sessions that survive a dropped connection; null: not offered. */
+  resume: ResumePolicy | null
   command: readonly string[]
   /** tty routes: the terminal size when the query gives none. */
   ttySize: Readonly<{ cols: number, rows: number }>

@@ -2,6 +2,7 @@ import { availableParallelism } from 'node:os'
 import { resolve } from 'node:path'
 import type { Config, Route } from './model.js'
 import { toMs } from './duration.js'
+import { toBytes } from './size.js'
 import type { Position } from './positions.js'
 import { DEFAULTS, type ConfigInput } from './schema.js'
 import { defaultAuth, routeSecurity, serverSecurity } from './security.js'
@@ -31,7 +32,21 @@ export function normalise (input: ConfigInput, source: string, baseDir: string, 
     ttySize: Object.freeze({ ...(r.ttySize ?? DEFAULTS.ttySize) }),
     ttyControl: r.ttyControl ?? DEFAULTS.ttyControl,
     protocols: Object.freeze([...(r.protocols ?? DEFAULTS.protocols)]),
-    pathInfo: r.pathInfo ?? false
+    pathInfo: r.pathInfo ?? false,
+    share: r.share === undefined
+      ? null
+      : Object.freeze({
+        input: r.share.input ?? DEFAULTS.share.input,
+        replayBytes: toBytes(r.share.replay ?? DEFAULTS.share.replay),
+        lingerMs: toMs(r.share.linger ?? DEFAULTS.share.linger),
+        maxLagBytes: toBytes(r.share.maxLag ?? DEFAULTS.share.maxLag)
+      }),
+    resume: r.resume === undefined
+      ? null
+      : Object.freeze({
+        windowMs: toMs(r.resume.window ?? DEFAULTS.resume.window),
+        bufferBytes: toBytes(r.resume.buffer ?? DEFAULTS.resume.buffer)
+      })
   }))
   return Object.freeze({
     source,

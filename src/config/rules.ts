@@ -57,6 +57,10 @@ export function checkRoute (path: string, route: RouteInput, problem: Problem): 
   if (route.stderr === 'tagged' && route.tty === true) {
     out.push(problem([...at, 'stderr'], 'a terminal merges stderr into its output: tagged needs tty: false'))
   }
+  const channels = (route.protocols ?? []).some((p) => p !== 'plain')
+  if (route.share !== undefined && channels) out.push(problem([...at, 'share'], 'a shared program speaks the plain protocol only: share needs protocols: [plain]', true))
+  if (route.resume !== undefined && channels) out.push(problem([...at, 'resume'], 'a route has either resume or the channel protocols: resume needs protocols: [plain]', true))
+  if (route.share !== undefined && route.resume !== undefined) out.push(problem([...at, 'resume'], 'a shared program outlives its clients already: a route has either share or resume', true))
   return out
 }
 

@@ -1,5 +1,6 @@
 import { Type } from '@sinclair/typebox'
 import { DURATION_PATTERN } from './duration.js'
+import { SIZE_PATTERN } from './size.js'
 
 /** Keyword read by the error formatter: the message shown when a union (`anyOf`) fails. The schema's only custom keyword. */
 export const MESSAGE_KEYWORD = 'x-message'
@@ -22,3 +23,9 @@ export const Duration = (description: string, defaultValue: string | number) => 
 
 /** The name of an environment variable. */
 export const EnvName = (options: { description?: string } = {}) => Type.String({ pattern: ENV_NAME_PATTERN, ...options })
+
+/** A size: whole bytes or a string such as `64KiB`, `1MiB` (see `toBytes`). */
+export const Size = (description: string, defaultValue: string | number) => Type.Union([
+  Type.Integer({ minimum: 0 }),
+  Type.String({ pattern: SIZE_PATTERN })
+], { description, default: defaultValue, [MESSAGE_KEYWORD]: 'must be a size such as 64KiB, 1MiB, or a number of bytes' })

@@ -1,5 +1,5 @@
 import { Type, type Static, type TUnsafe } from '@sinclair/typebox'
-import { Duration, EnvName, SIZE_DEFAULTS } from './schema-parts.js'
+import { Duration, EnvName, Size, SIZE_DEFAULTS } from './schema-parts.js'
 import { ROUTE_ONLY_SECURITY, ROUTE_SECURITY, SERVER_SECURITY } from './security-schema.js'
 
 /** Default values of the configuration, used by the schema's `default` keywords and by normalisation. */
@@ -24,7 +24,9 @@ export const DEFAULTS = Object.freeze({
   protocols: Object.freeze(['plain'] as const),
   /** The default `spawners` is the number of cores, at most this. */
   maxDefaultSpawners: 4,
-  maxPendingSpawns: 64
+  maxPendingSpawns: 64,
+  share: Object.freeze({ input: 'none', replay: 0, linger: '0s', maxLag: '1MiB' } as const),
+  resume: Object.freeze({ window: '60s', buffer: '1MiB' } as const)
 } as const)
 
 function StringEnum<const T extends readonly string[]> (values: T, options: { default?: T[number], description?: string } = {}): TUnsafe<T[number]> {
@@ -41,6 +43,23 @@ export const STDERR_MODES = ['log', 'discard', 'merge', 'tagged'] as const
 export const TTY_CONTROLS = ['json', 'none'] as const
 /** WebSocket subprotocols a route may speak: wsexec's own framing, or Kubernetes exec channels. */
 export const PROTOCOLS = ['plain', 'v5.channel.k8s.io', 'v4.channel.k8s.io', 'channel.k8s.io'] as const
+
+/** Who of a shared program's clients may write to its stdin. */
+export const SHARE_INPUTS = ['none', 'first', 'all'] as const
+
+/** `share`: one program per route and URL path, every client attached to it. */
+const ShareSchema = Type.Object({
+  input: Type.Optional(StringEnum(SHARE_INPUTS, { default: DEFAULTS.share.input, description: 'none: no client writes; first: the oldest attached client writes; all: every client writes' })),
+  replay: Type.Optional(Size('recent output a joining client gets first (whole messages)', DEFAULTS.share.replay)),
+  linger: Type.Optional(Duration('how long the program runs on after the last client left', DEFAULTS.share.linger)),
+  maxLag: Type.Optional(Size('a client further behind the fastest is closed 1008 "lagging"', DEFAULTS.share.maxLag))
+}, { additionalProperties: false, description: 'one program per route and URL path, shared by every client that connects to it' })
+
+/** `resume`: a session that survives a dropped connection (subprotocol wsexec.resume.v1). */
+const ResumeSchema = Type.Object({
+  window: Type.Optional(Duration('how long the program waits for its client to come back', DEFAULTS.resume.window)),
+  buffer: Type.Optional(Size('output kept for the client; past it the program is paused, nothing is dropped', DEFAULTS.resume.buffer))
+}, { additionalProperties: false, description: 'a client offering the subprotocol wsexec.resume.v1 may reconnect to its session within the window' })
 
 /** One route: the program started for each WebSocket connection to its path. */
 export const RouteSchema = Type.Object({
@@ -73,6 +92,8 @@ export const RouteSchema = Type.Object({
     description: 'subprotocols offered: plain (wsexec framing), v5.channel.k8s.io, v4.channel.k8s.io, channel.k8s.io (Kubernetes exec channels)'
   })),
   pathInfo: Type.Optional(Type.Boolean({ default: false, description: 'also serve deeper paths (/path/a/b); the rest of the path goes to PATH_INFO, as websocketd does' })),
+  share: Type.Optional(ShareSchema),
+  resume: Type.Optional(ResumeSchema),
   ...ROUTE_SECURITY,
   ...ROUTE_ONLY_SECURITY
 }, { additionalProperties: false })

@@ -7,6 +7,8 @@ import { drainer } from './shutdown.js'
 import { largestMessage, ServerState, type WsexecState } from './state.js'
 import { createServers, httpPlugin } from './transport.js'
 import { upgradePlugin } from './upgrade.js'
+import type { ServedSession } from '../session/served.js'
+import type { Session } from '../session/session.js'
 import { websocketPlugin } from './websocket.js'
 
 export type { WsexecState } from './state.js'
@@ -33,7 +35,7 @@ export async function buildServer (config: LoadedConfig, options: ServerOptions)
   const { drain, closeAll, kill } = drainer(state, app.log)
   const reload = reloader(app, state, config)
   const exposed: WsexecState = {
-    sessions: state.sessions,
+    sessions: state.sessions as ReadonlySet<ServedSession> as ReadonlySet<Session>,
     metrics: state.metrics,
     metricsServer,
     drain,

@@ -2,7 +2,7 @@ import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom
 import type { SessionSummary } from '../session/session.js'
 
 /** How a session ended, as the `outcome` label of `wsexec_sessions_ended_total`. */
-export type Outcome = 'exit_zero' | 'exit_nonzero' | 'signal' | 'spawn_failed'
+export type Outcome = 'exit_zero' | 'exit_nonzero' | 'signal' | 'spawn_failed' | 'detached'
 
 /**
  * Why a request was refused before any process started, as the `reason` label: the error code
@@ -12,6 +12,7 @@ export type RefusalReason = string
 
 /** The outcome label for a session's summary. */
 export function outcomeOf (summary: SessionSummary): Outcome {
+  if (summary.detached === true) return 'detached'
   if (summary.spawnError !== null) return 'spawn_failed'
   if (summary.signal !== null) return 'signal'
   return summary.exitCode === 0 ? 'exit_zero' : 'exit_nonzero'
@@ -31,17 +32,23 @@ export class Metrics {
   readonly #messages: Counter<'route' | 'direction'>
   readonly #bytes: Counter<'route' | 'direction'>
   readonly #fastReceive: Gauge
+  readonly #sharedPrograms: Gauge<'route'>
+  readonly #sharedClients: Gauge<'route'>
+  readonly #inputDropped: Counter<'route'>
 
   constructor () {
     const registers = [this.registry]
     collectDefaultMetrics({ register: this.registry })
     this.#active = new Gauge({ name: 'wsexec_sessions_active', help: 'Sessions running now, by route', labelNames: ['route'], registers })
-    this.#ended = new Counter({ name: 'wsexec_sessions_ended_total', help: 'Sessions ended, by route and outcome (exit_zero, exit_nonzero, signal, spawn_failed)', labelNames: ['route', 'outcome'], registers })
+    this.#ended = new Counter({ name: 'wsexec_sessions_ended_total', help: 'Sessions ended, by route and outcome (exit_zero, exit_nonzero, signal, spawn_failed; detached: a client that left a shared program running)', labelNames: ['route', 'outcome'], registers })
     this.#refused = new Counter({ name: 'wsexec_requests_refused_total', help: 'Requests refused before any process started, by reason', labelNames: ['reason'], registers })
     this.#duration = new Histogram({ name: 'wsexec_session_duration_seconds', help: 'Session duration, by route', labelNames: ['route'], buckets: [0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60, 300, 900, 3600], registers })
     this.#spawn = new Histogram({ name: 'wsexec_process_start_seconds', help: 'Time from the upgrade to the process start, by route', labelNames: ['route'], buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1], registers })
     this.#messages = new Counter({ name: 'wsexec_messages_total', help: 'WebSocket messages, by route and direction (in: client to program, out: program to client)', labelNames: ['route', 'direction'], registers })
     this.#bytes = new Counter({ name: 'wsexec_bytes_total', help: 'Bytes carried, by route and direction (in: message payloads, out: frames)', labelNames: ['route', 'direction'], registers })
+    this.#sharedPrograms = new Gauge({ name: 'wsexec_shared_programs', help: 'Programs of shared routes running now, by route', labelNames: ['route'], registers })
+    this.#sharedClients = new Gauge({ name: 'wsexec_shared_clients', help: 'Clients attached to shared programs now, by route', labelNames: ['route'], registers })
+    this.#inputDropped = new Counter({ name: 'wsexec_shared_input_dropped_total', help: 'Client messages of shared routes dropped because the client may not write, by route', labelNames: ['route'], registers })
     this.#fastReceive = new Gauge({ name: 'wsexec_fast_receive_active', help: '1 while client frames are read by the fast path, 0 when ws reads them all (another ws version, or an unexpected receiver)', registers })
   }
 
@@ -89,6 +96,21 @@ export class Metrics {
   /** Whether client frames are read by the fast path (see FastReceive). */
   fastReceive (active: boolean): void {
     this.#fastReceive.set(active ? 1 : 0)
+  }
+
+  /** A shared program of `route` started (`delta` 1) or ended (-1). */
+  sharedProgram (route: string, delta: number): void {
+    this.#sharedPrograms.inc({ route }, delta)
+  }
+
+  /** A client attached to (`delta` 1) or left (-1) a shared program of `route`. */
+  sharedClient (route: string, delta: number): void {
+    this.#sharedClients.inc({ route }, delta)
+  }
+
+  /** A message of a client that may not write was dropped. */
+  inputDropped (route: string): void {
+    this.#inputDropped.inc({ route })
   }
 
   /** A request was refused before any process started. */

@@ -1,6 +1,6 @@
 import { setTimeout as delay } from 'node:timers/promises'
 import type { FastifyBaseLogger } from 'fastify'
-import type { Session } from '../session/session.js'
+import type { ServedSession } from '../session/served.js'
 import type { ServerState } from './state.js'
 
 /**
@@ -35,7 +35,7 @@ export async function settledWithin (promises: ReadonlyArray<Promise<unknown>>, 
  * or all of them once `killed` aborts, are killed at once and get one more margin; whatever is
  * still not done after that is logged and left behind, so this always ends.
  */
-export async function closeSessions (sessions: Iterable<Session>, log: FastifyBaseLogger, killed: AbortSignal): Promise<void> {
+export async function closeSessions (sessions: Iterable<ServedSession>, log: FastifyBaseLogger, killed: AbortSignal): Promise<void> {
   const open = [...sessions]
   if (open.length === 0) return
   const pending = new Set(open)
@@ -63,7 +63,13 @@ export interface Drainer {
 
 /** Drain, close and kill for the sessions of `state`, logging to `log`. */
 export function drainer (state: ServerState, log: FastifyBaseLogger): Drainer {
-  const closeAll = async (): Promise<void> => closeSessions(state.sessions, log, state.killed.signal)
+  const closeAll = async (): Promise<void> => {
+    // Shared programs that linger without clients are in no session: they end with the server too.
+    const lingering = [...state.shared.values()]
+    for (const hub of lingering) hub.shutdown('server shutting down')
+    await closeSessions(state.sessions, log, state.killed.signal)
+    if (lingering.length > 0) await settledWithin(lingering.map((hub) => hub.ended), Math.max(...lingering.map((hub) => hub.route.killGraceMs)) + CLOSE_MARGIN_MS)
+  }
   return {
     closeAll,
     async drain (timeoutMs = state.routing.config.shutdown.drainTimeoutMs) {
@@ -73,6 +79,7 @@ export function drainer (state: ServerState, log: FastifyBaseLogger): Drainer {
     },
     kill () {
       state.killed.abort()
+      for (const hub of state.shared.values()) hub.kill('server shutting down')
       for (const s of state.sessions) s.kill()
     }
   }

@@ -6,7 +6,9 @@ import { SessionCounter } from '../security/limits.js'
 import { routeEnvironments } from '../session/env.js'
 import type { SpawnerPool } from '../spawner/pool.js'
 import { FastReceive } from '../session/receive.js'
+import type { ServedSession } from '../session/served.js'
 import type { Session } from '../session/session.js'
+import type { SharedPrograms } from '../session/shared.js'
 import { Lines } from '../session/wire/lines.js'
 import { OutputBuffer } from '../session/wire/output-buffer.js'
 import { splitUrl } from '../url.js'
@@ -15,6 +17,10 @@ import { compileRoutes, type RouteMatch, type RouteTable } from './routes.js'
 
 /** The live state of a server and what operations can do with it (`app.wsexec`). */
 export interface WsexecState {
+  /**
+   * The sessions running now. Clients of shared routes are in it too: they have the members of
+   * `ServedSession` only (typed as Session so that existing users keep compiling).
+   */
   readonly sessions: ReadonlySet<Session>
   /** The configuration new sessions get. */
   readonly config: LoadedConfig
@@ -63,7 +69,9 @@ export interface Routing {
 export class ServerState {
   routing: Routing
   draining = false
-  readonly sessions = new Set<Session>()
+  readonly sessions = new Set<ServedSession>()
+  /** The running programs of shared routes, by route and URL path. */
+  readonly shared: SharedPrograms = new Map()
   readonly metrics = new Metrics()
   /** Filled and emptied synchronously by one session at a time: the server's sessions share it. */
   readonly lines = new Lines()

@@ -106,7 +106,9 @@ async function upgrade (app: FastifyInstance, { state, browser, console, secure 
         lines: state.lines,
         output: state.output,
         fastReceive: state.fastReceive,
-        starter: state.starter
+        starter: state.starter,
+        shared: state.shared,
+        gauges: metrics
       }, {
         opened: (session) => sessions.add(session),
         started: (path, seconds) => metrics.started(path, seconds),

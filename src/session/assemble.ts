@@ -10,7 +10,9 @@ import { splitUrl } from '../url.js'
 import { WsConnection } from './connection.js'
 import { sessionEnvironment } from './env.js'
 import type { FastReceive } from './receive.js'
+import type { ServedSession } from './served.js'
 import { Session, type SessionSummary } from './session.js'
+import { joinShared, SHARE_PROTOCOL, type SharedPrograms } from './shared.js'
 import { streamsOf, type SessionStreams } from './streams.js'
 import type { ProgramStarter } from '../spawner/pool.js'
 import type { Lines } from './wire/lines.js'
@@ -19,11 +21,18 @@ import type { OutputBuffer } from './wire/output-buffer.js'
 /** What the server learns about a session it did not start itself: it keeps the books. */
 export interface SessionHooks {
   /** The session exists (before its process starts): it counts as running from now on. */
-  opened (session: Session): void
+  opened (session: ServedSession): void
   /** The process started `seconds` after the upgrade. */
   started (route: string, seconds: number): void
   /** The session ended; `wasStarted` tells whether its process ever started. */
-  ended (session: Session, summary: SessionSummary, wasStarted: boolean): void
+  ended (session: ServedSession, summary: SessionSummary, wasStarted: boolean): void
+}
+
+/** The shared gauges of a server, by route path (see `Metrics`). */
+export interface SharedGauges {
+  sharedProgram (route: string, delta: number): void
+  sharedClient (route: string, delta: number): void
+  inputDropped (route: string): void
 }
 
 /** A matched, admitted upgrade: everything a session is made of besides the connection. */
@@ -50,6 +59,10 @@ export interface SessionOrder {
   readonly output: OutputBuffer
   /** The server's spawners; undefined: programs start in the server process (`spawners: 0`). */
   readonly starter: ProgramStarter | undefined
+  /** The running programs of shared routes. */
+  readonly shared: SharedPrograms
+  /** Where shared routes count their programs, clients and dropped messages. */
+  readonly gauges: SharedGauges
 }
 
 /**
@@ -58,7 +71,7 @@ export interface SessionOrder {
  * hooks that keep the server's books. Never throws for the program's sake: a spawn failure is
  * the session's own close code.
  */
-export function startSession (ws: WebSocket, request: FastifyRequest, order: SessionOrder, hooks: SessionHooks): Session {
+export function startSession (ws: WebSocket, request: FastifyRequest, order: SessionOrder, hooks: SessionHooks): ServedSession {
   const upgraded = performance.now()
   const { route } = order
   const raw = request.raw
@@ -68,7 +81,7 @@ export function startSession (ws: WebSocket, request: FastifyRequest, order: Ses
   const remoteAddress = request.ip ?? ''
   const pathname = splitUrl(request.url).path
   const visible = visibleRequest(raw.headers, request.url, route.passHeaders)
-  const env = sessionEnvironment(order.baseEnv, route, {
+  const environment = (): Record<string, string> => sessionEnvironment(order.baseEnv, route, {
     remoteAddress,
     remotePort: socket.remotePort ?? 0,
     serverPort: socket.localPort ?? 0,
@@ -79,17 +92,42 @@ export function startSession (ws: WebSocket, request: FastifyRequest, order: Ses
     secure: order.secure,
     user: order.identity
   }, order.params, id)
+  const connection = new WsConnection(ws, socket, order.fastReceive)
+  const streams = streamsOf(raw) as SessionStreams
+  const watchdog = { idleTimeoutMs: route.idleTimeoutMs, maxLifetimeMs: route.maxLifetimeMs, pingIntervalMs: order.pingIntervalMs }
+  // A route built by hand (tests) may have no share at all.
+  const share = route.share ?? null
+  if (share !== null) {
+    const path = route.path
+    return joinShared(order.shared, {
+      id,
+      route,
+      share,
+      requestPath: pathname,
+      connection,
+      remoteAddress,
+      control: ws.protocol === SHARE_PROTOCOL,
+      log: request.log,
+      watchdog,
+      program: () => ({ route, file: route.executable, args: order.argv.slice(1), env: environment(), streams, lines: order.lines, starter: order.starter }),
+      gauges: {
+        program: (delta) => order.gauges.sharedProgram(path, delta),
+        client: (delta) => order.gauges.sharedClient(path, delta),
+        dropped: () => order.gauges.inputDropped(path)
+      }
+    }, hooks, upgraded)
+  }
   let started = false
   const session = new Session({
     id,
     route,
     file: route.executable,
     args: order.argv.slice(1),
-    env,
-    connection: new WsConnection(ws, socket, order.fastReceive),
+    env: environment(),
+    connection,
     log: request.log,
     remoteAddress,
-    streams: streamsOf(raw) as SessionStreams,
+    streams,
     requestPath: pathname,
     lines: order.lines,
     output: order.output,
@@ -98,7 +136,7 @@ export function startSession (ws: WebSocket, request: FastifyRequest, order: Ses
       started = true
       hooks.started(route.path, (performance.now() - upgraded) / 1000)
     },
-    watchdog: { idleTimeoutMs: route.idleTimeoutMs, maxLifetimeMs: route.maxLifetimeMs, pingIntervalMs: order.pingIntervalMs }
+    watchdog
   })
   hooks.opened(session)
   session.start()

@@ -62,6 +62,8 @@ export interface SessionSummary {
   durationMs: number
   in: Traffic
   out: Traffic
+  /** True when the client left a program that runs on (a shared route's client): `exitCode` and `signal` are then null. */
+  detached?: true
 }
 
 /**
