@@ -1,10 +1,14 @@
 import type { ConfigInput, RouteInput } from './schema.js'
 import type { AuthSpec, Credentials, RouteSecurity, ServerSecurity, TlsSpec } from './security.js'
 import type { RouteSecurityInput } from './security-schema.js'
+import type { ContainmentInput } from './containment-schema.js'
+import type { Containment } from './containment.js'
 import type { Position } from './positions.js'
 
 /** A route after validation: defaults applied, durations in milliseconds, paths absolute. */
-export type Route = Readonly<Omit<Required<RouteInput>, 'closeGrace' | 'killGrace' | 'cwd' | 'command' | 'passEnv' | 'ttySize' | 'protocols' | keyof RouteSecurityInput> & RouteSecurity & {
+export type Route = Readonly<Omit<Required<RouteInput>, 'closeGrace' | 'killGrace' | 'cwd' | 'command' | 'passEnv' | 'ttySize' | 'protocols' | keyof RouteSecurityInput | keyof ContainmentInput> & RouteSecurity & {
+  /** Whom the programs run as and their resource limits. */
+  containment: Containment
   command: readonly string[]
   /** tty routes: the terminal size when the query gives none. */
   ttySize: Readonly<{ cols: number, rows: number }>

@@ -1,5 +1,6 @@
 import { Type, type Static, type TUnsafe } from '@sinclair/typebox'
 import { Duration, EnvName, SIZE_DEFAULTS } from './schema-parts.js'
+import { ROUTE_CONTAINMENT } from './containment-schema.js'
 import { ROUTE_ONLY_SECURITY, ROUTE_SECURITY, SERVER_SECURITY } from './security-schema.js'
 
 /** Default values of the configuration, used by the schema's `default` keywords and by normalisation. */
@@ -74,7 +75,8 @@ export const RouteSchema = Type.Object({
   })),
   pathInfo: Type.Optional(Type.Boolean({ default: false, description: 'also serve deeper paths (/path/a/b); the rest of the path goes to PATH_INFO, as websocketd does' })),
   ...ROUTE_SECURITY,
-  ...ROUTE_ONLY_SECURITY
+  ...ROUTE_ONLY_SECURITY,
+  ...ROUTE_CONTAINMENT
 }, { additionalProperties: false })
 
 /** The whole configuration file. */
@@ -116,7 +118,8 @@ export const ConfigSchema = Type.Object({
     description: 'URL path (segments, :name parameters) to route'
   }),
   ...ROUTE_SECURITY,
-  ...SERVER_SECURITY
+  ...SERVER_SECURITY,
+  ...ROUTE_CONTAINMENT
 }, {
   $id: 'https://github.com/wsexec/wsexec/config/wsexec.schema.json',
   title: 'wsexec configuration',

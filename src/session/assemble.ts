@@ -3,12 +3,14 @@ import type { Socket } from 'node:net'
 import { performance } from 'node:perf_hooks'
 import type { FastifyRequest } from 'fastify'
 import type WebSocket from 'ws'
+import type { Account } from '../config/accounts.js'
 import type { Route } from '../config/load.js'
 import type { Identity } from '../security/auth.js'
 import { visibleRequest } from '../security/secrets.js'
 import { splitUrl } from '../url.js'
 import { WsConnection } from './connection.js'
 import { sessionEnvironment } from './env.js'
+import { accountEnvironment, launchArgv } from './run-as.js'
 import type { FastReceive } from './receive.js'
 import { Session, type SessionSummary } from './session.js'
 import { streamsOf, type SessionStreams } from './streams.js'
@@ -36,6 +38,8 @@ export interface SessionOrder {
   readonly pathInfo: string
   /** Who the request authenticated as, if anyone. */
   readonly identity: Identity | undefined
+  /** `user: "{REMOTE_USER}"`: the local account the session runs as. */
+  readonly account?: Account | undefined
   /** The route's constant environment (see `routeEnvironment`). */
   readonly baseEnv: Readonly<Record<string, string>>
   /** True when the server speaks TLS (`HTTPS=on`). */
@@ -79,12 +83,15 @@ export function startSession (ws: WebSocket, request: FastifyRequest, order: Ses
     secure: order.secure,
     user: order.identity
   }, order.params, id)
+  const account = route.containment.account ?? order.account
+  const launch = launchArgv(route, order.argv.slice(1), account)
+  if (account !== undefined) Object.assign(env, accountEnvironment(account), route.env)
   let started = false
   const session = new Session({
     id,
     route,
-    file: route.executable,
-    args: order.argv.slice(1),
+    file: launch.file,
+    args: launch.args,
     env,
     connection: new WsConnection(ws, socket, order.fastReceive),
     log: request.log,
