@@ -7,6 +7,7 @@ import type { Account } from '../config/accounts.js'
 import type { Route } from '../config/load.js'
 import type { Identity } from '../security/auth.js'
 import { visibleRequest } from '../security/secrets.js'
+import { untrustedIdentityHeaders } from '../security/trusted-header.js'
 import { splitUrl } from '../url.js'
 import { WsConnection } from './connection.js'
 import { sessionEnvironment } from './env.js'
@@ -71,7 +72,7 @@ export function startSession (ws: WebSocket, request: FastifyRequest, order: Ses
   // The client's address, from X-Forwarded-For when the peer is a trusted proxy; none on a Unix socket.
   const remoteAddress = request.ip ?? ''
   const pathname = splitUrl(request.url).path
-  const visible = visibleRequest(raw.headers, request.url, route.passHeaders)
+  const visible = visibleRequest(raw.headers, request.url, route.passHeaders, untrustedIdentityHeaders(route.auth, socket.remoteAddress))
   const env = sessionEnvironment(order.baseEnv, route, {
     remoteAddress,
     remotePort: socket.remotePort ?? 0,
