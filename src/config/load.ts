@@ -67,7 +67,7 @@ export function parseConfig (text: string, source: string, baseDir: string, opti
     ? []
     // An unknown key in a route does not keep its other rules from being checked.
     : Object.entries(input.routes).filter(([path]) => !schemaProblems.some((p) => p.path[0] === 'routes' && p.path[1] === path && (p.path.length === 2 || !p.key)))
-  for (const [path, route] of routes) problems.push(...checkRoute(path, route, problem), ...checkSecurity(route, ['routes', path], problem, rootBroken ? undefined : input.trustProxy), ...checkContainment(route, ['routes', path], problem, rootBroken ? {} : input))
+  for (const [path, route] of routes) problems.push(...checkRoute(path, route, problem), ...checkSecurity(route, ['routes', path], problem, input.trustProxy), ...checkContainment(route, ['routes', path], problem, input))
   if (schemaProblems.length === 0) problems.push(...checkEndpoints(input, problem))
   if (options.env !== undefined) {
     for (const [path, route] of routes) {
