@@ -24,6 +24,8 @@ export const errors = {
   UNAUTHORIZED: createError('WSEXEC_ERR_UNAUTHORIZED', '%s needs authentication', 401),
   /** The client certificate does not carry exactly one subject CN, so it names no user. */
   BAD_CLIENT_CERTIFICATE: createError('WSEXEC_ERR_BAD_CLIENT_CERTIFICATE', 'The client certificate must carry exactly one common name (CN)', 401),
+  /** The authenticated user may not use the route: not on its `users`/`groups` lists, or (`user: "{REMOTE_USER}"`) without a usable local account. */
+  FORBIDDEN: createError('WSEXEC_ERR_FORBIDDEN', '%s may not use %s', 403),
   /** The client address failed authentication `maxFailures` times within `failureWindow`; Retry-After says when to come back. */
   TOO_MANY_AUTH_FAILURES: createError('WSEXEC_ERR_TOO_MANY_AUTH_FAILURES', 'Too many failed authentications from your address on %s: try again later', 429),
   /** The server (maxSessions) or the route (its maxSessions) is full; Retry-After says when to come back. */

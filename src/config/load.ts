@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises'
 import { dirname, resolve } from 'node:path'
 import { LineCounter, parseDocument } from 'yaml'
 import { ConfigError, type ConfigProblem } from '../errors.js'
+import { checkContainment } from './containment.js'
 import { checkProgram } from './executables.js'
 import type { Config } from './model.js'
 import { normalise } from './normalise.js'
@@ -61,12 +62,12 @@ export function parseConfig (text: string, source: string, baseDir: string, opti
   // Every problem in one run: the rules beyond the schema, and the programs, are checked on each
   // part whose shape is right, even when other parts are wrong.
   const rootBroken = schemaProblems.some((p) => p.path.length === 0)
-  if (!rootBroken && !schemaProblems.some((p) => p.path[0] !== 'routes')) problems.push(...checkSecurity(input, [], problem))
+  if (!rootBroken && !schemaProblems.some((p) => p.path[0] !== 'routes')) problems.push(...checkSecurity(input, [], problem), ...checkContainment(input, [], problem))
   const routes = rootBroken || schemaProblems.some((p) => p.path.length === 1 && p.path[0] === 'routes')
     ? []
     // An unknown key in a route does not keep its other rules from being checked.
     : Object.entries(input.routes).filter(([path]) => !schemaProblems.some((p) => p.path[0] === 'routes' && p.path[1] === path && (p.path.length === 2 || !p.key)))
-  for (const [path, route] of routes) problems.push(...checkRoute(path, route, problem), ...checkSecurity(route, ['routes', path], problem))
+  for (const [path, route] of routes) problems.push(...checkRoute(path, route, problem), ...checkSecurity(route, ['routes', path], problem, input.trustProxy), ...checkContainment(route, ['routes', path], problem, input))
   if (schemaProblems.length === 0) problems.push(...checkEndpoints(input, problem))
   if (options.env !== undefined) {
     for (const [path, route] of routes) {

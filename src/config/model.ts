@@ -1,6 +1,8 @@
 import type { ConfigInput, RouteInput } from './schema.js'
 import type { AuthSpec, Credentials, RouteSecurity, ServerSecurity, TlsSpec } from './security.js'
 import type { RouteSecurityInput } from './security-schema.js'
+import type { ContainmentInput } from './containment-schema.js'
+import type { Containment } from './containment.js'
 import type { Position } from './positions.js'
 
 /** A shared route's settings (`share`), sizes in bytes and durations in milliseconds. */
@@ -18,11 +20,13 @@ export type ResumePolicy = Readonly<{
 }>
 
 /** A route after validation: defaults applied, durations in milliseconds, paths absolute. */
-export type Route = Readonly<Omit<Required<RouteInput>, 'closeGrace' | 'killGrace' | 'cwd' | 'command' | 'passEnv' | 'ttySize' | 'protocols' | 'share' | 'resume' | keyof RouteSecurityInput> & RouteSecurity & {
+export type Route = Readonly<Omit<Required<RouteInput>, 'closeGrace' | 'killGrace' | 'cwd' | 'command' | 'passEnv' | 'ttySize' | 'protocols' | 'share' | 'resume' | keyof RouteSecurityInput | keyof ContainmentInput> & RouteSecurity & {
   /** `share`: one program per route and URL path; null: a program per connection. */
   share: SharePolicy | null
   /** `resume`: sessions that survive a dropped connection; null: not offered. */
   resume: ResumePolicy | null
+  /** Whom the programs run as and their resource limits. */
+  containment: Containment
   command: readonly string[]
   /** tty routes: the terminal size when the query gives none. */
   ttySize: Readonly<{ cols: number, rows: number }>

@@ -1,6 +1,7 @@
 import { availableParallelism } from 'node:os'
 import { resolve } from 'node:path'
 import type { Config, Route } from './model.js'
+import { routeContainment } from './containment.js'
 import { toMs } from './duration.js'
 import { toBytes } from './size.js'
 import type { Position } from './positions.js'
@@ -15,6 +16,7 @@ export function normalise (input: ConfigInput, source: string, baseDir: string, 
   const auth = defaultAuth(input, baseDir, where)
   const routes = Object.entries(input.routes).map(([path, r]): Route => Object.freeze({
     ...routeSecurity(r, path, input, auth, baseDir, where),
+    containment: routeContainment(r, path, input, where),
     path,
     executable: r.command[0] as string,
     commandAt: where(['routes', path, 'command', '0']),

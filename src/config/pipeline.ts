@@ -1,3 +1,4 @@
+import { resolveContainments } from './contain.js'
 import { resolveExecutables } from './executables.js'
 import { readSecurityFiles } from './files.js'
 import { loadConfigFile, parseConfig } from './load.js'
@@ -59,7 +60,7 @@ export async function loadConfigObject (input: unknown, overrides: ConfigOverrid
 }
 
 async function finish (config: Config, overrides: ConfigOverrides, env: Readonly<Record<string, string | undefined>>): Promise<LoadedConfig> {
-  const loaded = await readSecurityFiles(await resolveExecutables(config, env), env)
+  const loaded = await readSecurityFiles(await resolveContainments(await resolveExecutables(config, env)), env)
   // The only place a LoadedConfig is made: everything it promises was read above.
   return applyOverrides(loaded, overrides) as LoadedConfig
 }

@@ -16,16 +16,16 @@ export const SIZE_DEFAULTS = Object.freeze({
 } as const)
 
 /** A duration: whole milliseconds or a string such as `500ms`, `1s`, `5m` (see `toMs`). */
-export const Duration = (description: string, defaultValue: string | number) => Type.Union([
+export const Duration = (description: string, defaultValue?: string | number) => Type.Union([
   Type.Integer({ minimum: 0 }),
   Type.String({ pattern: DURATION_PATTERN })
-], { description, default: defaultValue, [MESSAGE_KEYWORD]: 'must be a duration such as 500ms, 1s, 5m, or a number of milliseconds' })
+], { description, ...(defaultValue === undefined ? {} : { default: defaultValue }), [MESSAGE_KEYWORD]: 'must be a duration such as 500ms, 1s, 5m, or a number of milliseconds' })
+
+/** A size: whole bytes or a string such as `64KiB`, `512MiB`, `100MB` (see `toBytes`). */
+export const Size = (description: string, defaultValue?: string | number) => Type.Union([
+  Type.Integer({ minimum: 0 }),
+  Type.String({ pattern: SIZE_PATTERN })
+], { description, ...(defaultValue === undefined ? {} : { default: defaultValue }), [MESSAGE_KEYWORD]: 'must be a size such as 64KiB, 512MiB, 100MB, or a number of bytes' })
 
 /** The name of an environment variable. */
 export const EnvName = (options: { description?: string } = {}) => Type.String({ pattern: ENV_NAME_PATTERN, ...options })
-
-/** A size: whole bytes or a string such as `64KiB`, `1MiB` (see `toBytes`). */
-export const Size = (description: string, defaultValue: string | number) => Type.Union([
-  Type.Integer({ minimum: 0 }),
-  Type.String({ pattern: SIZE_PATTERN })
-], { description, default: defaultValue, [MESSAGE_KEYWORD]: 'must be a size such as 64KiB, 1MiB, or a number of bytes' })

@@ -1,5 +1,6 @@
 import { Type, type Static, type TUnsafe } from '@sinclair/typebox'
 import { Duration, EnvName, Size, SIZE_DEFAULTS } from './schema-parts.js'
+import { ROUTE_CONTAINMENT } from './containment-schema.js'
 import { ROUTE_ONLY_SECURITY, ROUTE_SECURITY, SERVER_SECURITY } from './security-schema.js'
 
 /** Default values of the configuration, used by the schema's `default` keywords and by normalisation. */
@@ -95,7 +96,8 @@ export const RouteSchema = Type.Object({
   share: Type.Optional(ShareSchema),
   resume: Type.Optional(ResumeSchema),
   ...ROUTE_SECURITY,
-  ...ROUTE_ONLY_SECURITY
+  ...ROUTE_ONLY_SECURITY,
+  ...ROUTE_CONTAINMENT
 }, { additionalProperties: false })
 
 /** The whole configuration file. */
@@ -137,7 +139,8 @@ export const ConfigSchema = Type.Object({
     description: 'URL path (segments, :name parameters) to route'
   }),
   ...ROUTE_SECURITY,
-  ...SERVER_SECURITY
+  ...SERVER_SECURITY,
+  ...ROUTE_CONTAINMENT
 }, {
   $id: 'https://github.com/wsexec/wsexec/config/wsexec.schema.json',
   title: 'wsexec configuration',

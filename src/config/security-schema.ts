@@ -18,6 +18,9 @@ export const SECURITY_DEFAULTS = Object.freeze({
   failureWindow: '1m'
 } as const)
 
+/** A header name as `auth.header` takes it: letters, digits and `-` (as HTTP_<NAME> maps one-to-one). */
+const HEADER_NAME = '^[A-Za-z0-9-]+$'
+
 const Origins = Type.Array(Type.String({ minLength: 1 }), {
   description: 'allowed browser origins: exact (https://app.example.com), wildcard (https://*.example.com), "null" or "*"; default: same origin only'
 })
@@ -30,12 +33,16 @@ const AuthSchema = Type.Object({
   basic: Type.Optional(Type.Object({
     usersFile: Type.String({ minLength: 1, description: 'htpasswd file of user:bcrypt-hash lines' })
   }, { additionalProperties: false })),
+  header: Type.Optional(Type.Object({
+    name: Type.String({ pattern: HEADER_NAME, description: 'request header naming the user, such as X-Forwarded-User: believed from trustProxy peers only, stripped from any other request' }),
+    groups: Type.Optional(Type.String({ pattern: HEADER_NAME, description: 'request header listing the user\'s groups, separated by commas (X-Forwarded-Groups)' }))
+  }, { additionalProperties: false, description: 'the user as an authenticating proxy in front says (oauth2-proxy, an SSO gateway); needs trustProxy' })),
   realm: Type.Optional(Type.String({ minLength: 1, pattern: '^[^"\\\\]*$', default: SECURITY_DEFAULTS.realm })),
   maxFailures: Type.Optional(Type.Integer({ minimum: 0, default: SECURITY_DEFAULTS.maxFailures, description: 'failed authentications from one client address within failureWindow before it gets 429 (0: no limit)' })),
   failureWindow: Type.Optional(Duration('how long failures are counted from the first one; after maxFailures the address is refused until it ends', SECURITY_DEFAULTS.failureWindow))
 }, { additionalProperties: false, minProperties: 1, description: 'authentication; false on a route turns the server default off' })
 
-const Auth = Type.Union([AuthSchema, Type.Literal(false)], { [MESSAGE_KEYWORD]: 'must be an object with bearer and/or basic, or false' })
+const Auth = Type.Union([AuthSchema, Type.Literal(false)], { [MESSAGE_KEYWORD]: 'must be an object with bearer, basic and/or header, or false' })
 
 /** Settings a route may override; at the top level they are the defaults of every route. */
 export const ROUTE_SECURITY = {
@@ -51,6 +58,12 @@ export const ROUTE_SECURITY = {
 
 /** Route-only security settings. */
 export const ROUTE_ONLY_SECURITY = {
+  users: Type.Optional(Type.Array(Type.String({ minLength: 1 }), {
+    description: 'only these authenticated users may connect (or members of groups); others get 403'
+  })),
+  groups: Type.Optional(Type.Array(Type.String({ minLength: 1 }), {
+    description: 'only members of these groups may connect (or users); groups come from auth.header.groups only'
+  })),
   passHeaders: Type.Optional(Type.Array(Type.String({ pattern: '^[A-Za-z0-9_-]+$' }), {
     description: 'withheld secrets handed to the program anyway: Authorization, Cookie, access_token'
   }))

@@ -1,4 +1,4 @@
-import { isIP } from 'node:net'
+import { BlockList, isIP } from 'node:net'
 import { resolve } from 'node:path'
 import type { ConfigProblem } from '../errors.js'
 import { hostPattern } from './hosts.js'
@@ -25,6 +25,8 @@ export type AuthSpec = Readonly<{
   failureWindowMs: number
   bearer: Readonly<{ tokensFile: string | undefined, tokensEnv: string | undefined }> | null
   basic: Readonly<{ usersFile: string }> | null
+  /** The identity header and its groups header, lower-case, with the peers it is believed from. */
+  header: Readonly<{ name: string, groups: string | undefined, trusted: BlockList }> | null
   /** The dotted key of the block, such as `routes./sh.auth`, and where it is written. */
   key: string
   at: Position
@@ -44,6 +46,10 @@ export type RouteSecurity = Readonly<{
   origins: readonly string[] | null
   requireOrigin: boolean
   auth: AuthSpec | null
+  /** Authenticated users allowed, or null for any (see `groups`). */
+  users: readonly string[] | null
+  /** Groups whose members are allowed, or null for any. */
+  groups: readonly string[] | null
   /** Lower-case names of withheld secrets handed down anyway. */
   passHeaders: readonly string[]
   /** Sessions of this route at once; 0 for no route limit. */
@@ -77,8 +83,8 @@ export type ServerSecurity = Readonly<{
 type Problem = (path: readonly string[], message: string, key?: boolean) => ConfigProblem
 type Where = (path: readonly string[]) => Position
 
-/** Security rules a schema cannot express, for the top level (`path` empty) or one route. */
-export function checkSecurity (input: RouteSecurityInput & ServerSecurityInput, at: readonly string[], problem: Problem): ConfigProblem[] {
+/** Security rules a schema cannot express, for the top level (`path` empty) or one route (`trustProxy`: the top level's). */
+export function checkSecurity (input: RouteSecurityInput & ServerSecurityInput, at: readonly string[], problem: Problem, trustProxy = input.trustProxy): ConfigProblem[] {
   const out: ConfigProblem[] = []
   for (const [i, origin] of (input.origins ?? []).entries()) {
     if (!isOriginPattern(origin)) {
@@ -88,6 +94,10 @@ export function checkSecurity (input: RouteSecurityInput & ServerSecurityInput, 
   const bearer = input.auth === false ? undefined : input.auth?.bearer
   if (bearer?.tokensFile !== undefined && bearer.tokensEnv !== undefined) {
     out.push(problem([...at, 'auth', 'bearer'], 'give tokensFile or tokensEnv, not both'))
+  }
+  const header = input.auth === false ? undefined : input.auth?.header
+  if (header !== undefined && trustProxy === undefined) {
+    out.push(problem([...at, 'auth', 'header'], 'needs trustProxy: the header is believed from those proxies only'))
   }
   for (const [i, host] of (input.allowedHosts ?? []).entries()) {
     if (hostPattern(host) === undefined) out.push(problem([...at, 'allowedHosts', String(i)], `${JSON.stringify(host)} is not a host name, an IP address, *.suffix or * (without a port)`))
@@ -115,7 +125,19 @@ function isAddressOrRange (text: string): boolean {
   return /^[0-9]{1,3}$/.test(bits) && Number(bits) <= (version === 4 ? 32 : 128)
 }
 
-function authSpec (auth: AuthInput, key: readonly string[], baseDir: string, where: Where): AuthSpec {
+/** The peers `trustProxy` names, as a BlockList (IPv4-mapped IPv6 peers are checked as IPv4 by `isTrustedPeer`). */
+function trustedPeers (trustProxy: readonly string[]): BlockList {
+  const list = new BlockList()
+  for (const entry of trustProxy) {
+    const [address, bits] = entry.split('/') as [string, string | undefined]
+    const type = isIP(address) === 4 ? 'ipv4' : 'ipv6'
+    if (bits === undefined) list.addAddress(address, type)
+    else list.addSubnet(address, Number(bits), type)
+  }
+  return list
+}
+
+function authSpec (auth: AuthInput, key: readonly string[], baseDir: string, where: Where, trustProxy: readonly string[]): AuthSpec {
   return Object.freeze({
     realm: auth.realm ?? SECURITY_DEFAULTS.realm,
     maxFailures: auth.maxFailures ?? SECURITY_DEFAULTS.maxFailures,
@@ -127,6 +149,9 @@ function authSpec (auth: AuthInput, key: readonly string[], baseDir: string, whe
         tokensEnv: auth.bearer.tokensEnv
       }),
     basic: auth.basic === undefined ? null : Object.freeze({ usersFile: resolve(baseDir, auth.basic.usersFile) }),
+    header: auth.header === undefined
+      ? null
+      : Object.freeze({ name: auth.header.name.toLowerCase(), groups: auth.header.groups?.toLowerCase(), trusted: trustedPeers(trustProxy) }),
     key: key.join('.'),
     at: where(key)
   })
@@ -161,11 +186,13 @@ export function serverSecurity (input: ServerSecurityInput, baseDir: string, whe
  * `defaultAuth` is the top level's normalised auth, shared by the routes that inherit it.
  */
 export function routeSecurity (route: RouteSecurityInput, path: string, server: ServerSecurityInput, defaultAuth: AuthSpec | null, baseDir: string, where: Where): RouteSecurity {
-  const auth = route.auth === undefined ? defaultAuth : route.auth === false ? null : authSpec(route.auth, ['routes', path, 'auth'], baseDir, where)
+  const auth = route.auth === undefined ? defaultAuth : route.auth === false ? null : authSpec(route.auth, ['routes', path, 'auth'], baseDir, where, server.trustProxy ?? [])
   return {
     origins: route.origins ?? server.origins ?? null,
     requireOrigin: route.requireOrigin ?? server.requireOrigin ?? SECURITY_DEFAULTS.requireOrigin,
     auth,
+    users: route.users === undefined ? null : Object.freeze([...route.users]),
+    groups: route.groups === undefined ? null : Object.freeze([...route.groups]),
     passHeaders: Object.freeze((route.passHeaders ?? []).map((h) => h.toLowerCase())),
     maxSessions: route.maxSessions ?? 0,
     maxSessionsPerClient: route.maxSessionsPerClient ?? 0,
@@ -177,5 +204,5 @@ export function routeSecurity (route: RouteSecurityInput, path: string, server: 
 
 /** The top level's `auth`, normalised, or null when there is none. */
 export function defaultAuth (server: ServerSecurityInput, baseDir: string, where: Where): AuthSpec | null {
-  return server.auth === undefined || server.auth === false ? null : authSpec(server.auth, ['auth'], baseDir, where)
+  return server.auth === undefined || server.auth === false ? null : authSpec(server.auth, ['auth'], baseDir, where, server.trustProxy ?? [])
 }

@@ -112,9 +112,9 @@ function toProblem (e: ErrorObject): SchemaProblem {
       if (path.length === 0) return { path, key: false, message: `the configuration must be ${what} with at least routes:` }
       return { path, key: false, message: `must be ${what}` }
     }
-    // The schema's only limits are 1; `routes` is the only object with one outside a union.
+    // The schema's only limits are 1: `routes`, and `rlimits`, are the objects with one outside a union.
     case 'minProperties':
-      return { path, key: false, message: 'needs at least one route' }
+      return { path, key: false, message: path.length === 1 && path[0] === 'routes' ? 'needs at least one route' : 'must not be empty' }
     case 'minItems':
     case 'minLength':
       return { path, key: false, message: 'must not be empty' }

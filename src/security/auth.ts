@@ -14,7 +14,9 @@ export const TOKEN_QUERY_PARAMETER = 'access_token'
 /** Who a request authenticated as; `type` becomes the program's AUTH_TYPE. */
 export interface Identity {
   readonly name: string
-  readonly type: 'Bearer' | 'Basic' | 'Certificate'
+  readonly type: 'Bearer' | 'Basic' | 'Certificate' | 'Proxy'
+  /** The user's groups: only the proxy's groups header (`auth.header.groups`) names any. */
+  readonly groups?: readonly string[]
 }
 
 /** The credentials a request carries, wherever it put them. */

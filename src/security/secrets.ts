@@ -25,10 +25,12 @@ export function withoutToken (url: string): string {
 /**
  * What of a request the program may see: the headers without `Authorization`, `Cookie` and
  * `bearer.` subprotocols, and the URL without `access_token`, except what `passHeaders`
- * (lower-case names, `access_token` for the query parameter) hands down.
+ * (lower-case names, `access_token` for the query parameter) hands down; never the `hidden` ones
+ * (lower-case: an identity header from a peer that is not trusted).
  */
-export function visibleRequest (headers: IncomingHttpHeaders, url: string, passHeaders: readonly string[]): { headers: IncomingHttpHeaders, url: string } {
+export function visibleRequest (headers: IncomingHttpHeaders, url: string, passHeaders: readonly string[], hidden: readonly string[] = []): { headers: IncomingHttpHeaders, url: string } {
   const visible: IncomingHttpHeaders = { ...headers }
+  for (const name of hidden) delete visible[name]
   for (const name of WITHHELD_HEADERS) if (!passHeaders.includes(name)) delete visible[name]
   const protocol = visible['sec-websocket-protocol']
   if (protocol !== undefined && !passHeaders.includes('authorization')) {

@@ -100,6 +100,7 @@ async function upgrade (app: FastifyInstance, { state, browser, console, secure 
         params: match.params,
         pathInfo: match.pathInfo,
         identity: pass.identity,
+        account: pass.account,
         baseEnv: routing.envs.get(route) as Record<string, string>,
         secure,
         pingIntervalMs: routing.config.security.pingIntervalMs,

@@ -3,12 +3,15 @@ import type { Socket } from 'node:net'
 import { performance } from 'node:perf_hooks'
 import type { FastifyRequest } from 'fastify'
 import type WebSocket from 'ws'
+import type { Account } from '../config/accounts.js'
 import type { Route } from '../config/load.js'
 import type { Identity } from '../security/auth.js'
 import { visibleRequest } from '../security/secrets.js'
+import { untrustedIdentityHeaders } from '../security/trusted-header.js'
 import { splitUrl } from '../url.js'
 import { WsConnection } from './connection.js'
 import { sessionEnvironment } from './env.js'
+import { accountEnvironment, launchArgv } from './run-as.js'
 import type { FastReceive } from './receive.js'
 import type { ServedSession } from './served.js'
 import { Session, type SessionSummary } from './session.js'
@@ -45,6 +48,8 @@ export interface SessionOrder {
   readonly pathInfo: string
   /** Who the request authenticated as, if anyone. */
   readonly identity: Identity | undefined
+  /** `user: "{REMOTE_USER}"`: the local account the session runs as. */
+  readonly account?: Account | undefined
   /** The route's constant environment (see `routeEnvironment`). */
   readonly baseEnv: Readonly<Record<string, string>>
   /** True when the server speaks TLS (`HTTPS=on`). */
@@ -80,7 +85,7 @@ export function startSession (ws: WebSocket, request: FastifyRequest, order: Ses
   // The client's address, from X-Forwarded-For when the peer is a trusted proxy; none on a Unix socket.
   const remoteAddress = request.ip ?? ''
   const pathname = splitUrl(request.url).path
-  const visible = visibleRequest(raw.headers, request.url, route.passHeaders)
+  const visible = visibleRequest(raw.headers, request.url, route.passHeaders, untrustedIdentityHeaders(route.auth, socket.remoteAddress))
   const environment = (): Record<string, string> => sessionEnvironment(order.baseEnv, route, {
     remoteAddress,
     remotePort: socket.remotePort ?? 0,
@@ -92,6 +97,14 @@ export function startSession (ws: WebSocket, request: FastifyRequest, order: Ses
     secure: order.secure,
     user: order.identity
   }, order.params, id)
+  const account = route.containment.account ?? order.account
+  const launch = launchArgv(route, order.argv.slice(1), account)
+  // The account's HOME, USER and LOGNAME; the route's own env still wins.
+  const programEnvironment = (): Record<string, string> => {
+    const env = environment()
+    if (account !== undefined) Object.assign(env, accountEnvironment(account), route.env)
+    return env
+  }
   const connection = new WsConnection(ws, socket, order.fastReceive)
   const streams = streamsOf(raw) as SessionStreams
   const watchdog = { idleTimeoutMs: route.idleTimeoutMs, maxLifetimeMs: route.maxLifetimeMs, pingIntervalMs: order.pingIntervalMs }
@@ -109,7 +122,7 @@ export function startSession (ws: WebSocket, request: FastifyRequest, order: Ses
       control: ws.protocol === SHARE_PROTOCOL,
       log: request.log,
       watchdog,
-      program: () => ({ route, file: route.executable, args: order.argv.slice(1), env: environment(), streams, lines: order.lines, starter: order.starter }),
+      program: () => ({ route, file: launch.file, args: launch.args, env: programEnvironment(), streams, lines: order.lines, starter: order.starter }),
       gauges: {
         program: (delta) => order.gauges.sharedProgram(path, delta),
         client: (delta) => order.gauges.sharedClient(path, delta),
@@ -121,9 +134,9 @@ export function startSession (ws: WebSocket, request: FastifyRequest, order: Ses
   const session = new Session({
     id,
     route,
-    file: route.executable,
-    args: order.argv.slice(1),
-    env: environment(),
+    file: launch.file,
+    args: launch.args,
+    env: programEnvironment(),
     connection,
     log: request.log,
     remoteAddress,

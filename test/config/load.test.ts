@@ -176,7 +176,7 @@ routes:
   }
   t.notOk(problems().some((p) => p.includes('no-such-program')), 'programs are checked only when the environment is given')
   t.notMatch(problems().join('\n'), /must NOT|must be object|must be >=|must be <=/, 'no raw ajv wording')
-  t.same(problems2('auth: {}\nroutes:\n  /a:\n    command: [cat]\n    cwd: ""\n'), ['r.yaml:1:7: auth: must be an object with bearer and/or basic, or false', 'r.yaml:5:10: routes./a.cwd: must not be empty'])
+  t.same(problems2('auth: {}\nroutes:\n  /a:\n    command: [cat]\n    cwd: ""\n'), ['r.yaml:1:7: auth: must be an object with bearer, basic and/or header, or false', 'r.yaml:5:10: routes./a.cwd: must not be empty'])
   t.same(closest('prot', ['port', 'host']), 'port')
   t.equal(closest('zzzz', ['port']), undefined)
   t.equal(closest('ab', ['ba']), 'ba', 'a transposition is one edit')

@@ -70,7 +70,7 @@ routes:
     ].join('\n')
   })
   t.throws(() => parse('routes:\n  /a:\n    command: [cat]\n    auth: { digest: {} }\n    idleTimeout: soon\n'), {
-    message: /c.yaml:4:11: routes.\/a.auth: must be an object with bearer and\/or basic, or false\nc.yaml:5:18: routes.\/a.idleTimeout: must be a duration/
+    message: /c.yaml:4:11: routes.\/a.auth: must be an object with bearer, basic and\/or header, or false\nc.yaml:5:18: routes.\/a.idleTimeout: must be a duration/
   })
   t.throws(() => parse('auth: { bearer: {} }\nroutes:\n  /a:\n    command: [cat]\n'), { message: /auth: must be an object with bearer/ })
   t.throws(() => parse('keepAliveTimeout: 0s\nmaxConnections: 0\nroutes:\n  /a:\n    command: [cat]\n'), { message: /c.yaml:2:17: maxConnections: must be at least 1/ })

@@ -52,7 +52,7 @@ t.test('share and resume are normalised with their defaults', async (t) => {
 
 t.test('bad share and resume blocks name file, line, column and key', async (t) => {
   t.same(problems('routes:\n  /a:\n    command: [cat]\n    share: { input: some }\n'), ['routes.yaml:4:21: routes./a.share.input: must be one of none, first, all'])
-  t.same(problems('routes:\n  /a:\n    command: [cat]\n    share: { replay: 64 KiB }\n'), ['routes.yaml:4:22: routes./a.share.replay: must be a size such as 64KiB, 1MiB, or a number of bytes'])
+  t.same(problems('routes:\n  /a:\n    command: [cat]\n    share: { replay: 64 KiB }\n'), ['routes.yaml:4:22: routes./a.share.replay: must be a size such as 64KiB, 512MiB, 100MB, or a number of bytes'])
   t.same(problems('routes:\n  /a:\n    command: [cat]\n    protocols: [plain, v5.channel.k8s.io]\n    share: {}\n'), ['routes.yaml:5:5: routes./a.share: a shared program speaks the plain protocol only: share needs protocols: [plain]'])
   t.same(problems('routes:\n  /a:\n    command: [cat]\n    protocols: [v5.channel.k8s.io]\n    resume: {}\n'), ['routes.yaml:5:5: routes./a.resume: a route has either resume or the channel protocols: resume needs protocols: [plain]'])
   t.same(problems('routes:\n  /a:\n    command: [cat]\n    share: {}\n    resume: {}\n'), ['routes.yaml:5:5: routes./a.resume: a shared program outlives its clients already: a route has either share or resume'])

@@ -36,7 +36,7 @@ t.test('the subprotocol answered is never a token', async (t) => {
 
 t.test('authenticate checks tokens and bcrypt passwords, and takes only loaded credentials', async (t) => {
   const hash = bcrypt.hashSync('pw', 4)
-  const spec = { realm: 'r', maxFailures: 10, failureWindowMs: 60_000, bearer: { tokensFile: 'x', tokensEnv: undefined }, basic: { usersFile: 'y' }, key: 'auth', at: { line: 1, column: 1 } }
+  const spec = { realm: 'r', maxFailures: 10, failureWindowMs: 60_000, bearer: { tokensFile: 'x', tokensEnv: undefined }, basic: { usersFile: 'y' }, header: null, key: 'auth', at: { line: 1, column: 1 } }
   // A spec whose accounts were never read does not compile (npm test type-checks this line).
   // @ts-expect-error: credentials missing
   const unloaded = async (): Promise<unknown> => authenticate(spec, { bearer: TOKEN, basic: undefined })
