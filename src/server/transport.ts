@@ -5,6 +5,7 @@ import { transportOptions } from '../security/tls.js'
 import { lazyCompilers } from './compilers.js'
 import { hostGuard } from './guards.js'
 import { pathOf, type ServerState } from './state.js'
+import { frameworkErrors } from './upgrade-sockets.js'
 
 /**
  * The main fastify server (HTTP or HTTPS by `security.tls`, connection cap, keep-alive, trusted
@@ -18,6 +19,7 @@ export function createServers (config: LoadedConfig, logger: FastifyBaseLogger, 
     loggerInstance: logger,
     logController: new LogController({ disableRequestLogging: true }),
     return503OnClosing: true,
+    frameworkErrors: frameworkErrors(state),
     // By close time the sessions are gone: what is left (a request head trickling in) must not hold the stop.
     forceCloseConnections: true
   }) as unknown as FastifyInstance
