@@ -4,8 +4,12 @@ import type { RouteSecurityInput } from './security-schema.js'
 import type { Position } from './positions.js'
 
 /** A route after validation: defaults applied, durations in milliseconds, paths absolute. */
-export type Route = Readonly<Omit<Required<RouteInput>, 'closeGrace' | 'killGrace' | 'cwd' | 'command' | 'passEnv' | 'ttySize' | 'protocols' | keyof RouteSecurityInput> & RouteSecurity & {
+export type Route = Readonly<Omit<Required<RouteInput>, 'closeGrace' | 'killGrace' | 'cwd' | 'command' | 'params' | 'passEnv' | 'ttySize' | 'protocols' | keyof RouteSecurityInput> & RouteSecurity & {
   command: readonly string[]
+  /** Each path parameter's pattern. */
+  params: Readonly<Record<string, string>>
+  /** The parameters whose value may start with `-` (`allowDash: true`); any other is refused (404). */
+  allowDash: readonly string[]
   /** tty routes: the terminal size when the query gives none. */
   ttySize: Readonly<{ cols: number, rows: number }>
   /** Subprotocols the route speaks, in the server's order of preference. */
@@ -39,6 +43,8 @@ export type Config = Readonly<{
   spawners: number
   /** Program starts in flight at once, beyond which upgrades are refused (503 WSEXEC_ERR_BUSY). */
   maxPendingSpawns: number
+  /** The longest path parameter value (characters, decoded); longer is 404 before the pattern runs. */
+  maxParamLength: number
   /** Static files: an absolute folder, a prefix ending in `/`, and where `dir` stands in the source. */
   static: Readonly<{ dir: string, prefix: string, dirAt: Position }> | undefined
   routes: readonly Route[]
