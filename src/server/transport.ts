@@ -34,15 +34,13 @@ export function createServers (config: LoadedConfig, logger: FastifyBaseLogger, 
   app.server.once('listening', () => {
     app.server.on('error', (err: NodeJS.ErrnoException) => app.log.warn({ err: { code: err.code, message: err.message } }, 'server error'))
   })
-  metricsServer?.addHook('onRequest', hostGuard(state, metrics.host ?? config.listen.host))
+  metricsServer?.addHook('onRequest', hostGuard(state))
   return { app, metricsServer }
 }
 
 /** What the HTTP plugin needs. */
 export interface HttpOptions {
   readonly state: ServerState
-  /** The address the server was told to listen on: the default allowed Host depends on it. */
-  readonly listenHost: string
 }
 
 /**
@@ -51,8 +49,8 @@ export interface HttpOptions {
  * the configured extra headers (websocketd's --header, --header-ws, --header-http), read at each
  * response so that a reload applies them.
  */
-async function http (app: FastifyInstance, { state, listenHost }: HttpOptions): Promise<void> {
-  app.addHook('onRequest', hostGuard(state, listenHost))
+async function http (app: FastifyInstance, { state }: HttpOptions): Promise<void> {
+  app.addHook('onRequest', hostGuard(state))
   // Sessions log their own start and end; a refused request gets one line here.
   app.addHook('onResponse', (request, reply, done) => {
     if (reply.statusCode >= 400) {
