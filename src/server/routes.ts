@@ -1,5 +1,6 @@
 import type { Route } from '../config/load.js'
 import { compilePattern, type LinearPattern } from '../pattern.js'
+import { decodedPath } from './path-info.js'
 
 /** One element of a route's argv: fixed text, or text with `{name}` parameter slots. */
 type ArgTemplate = string | ReadonlyArray<string | { param: string }>
@@ -27,7 +28,7 @@ export interface RouteTable<R extends Route = Route> {
 export interface RouteMatch<R extends Route = Route> {
   readonly compiled: CompiledRoute<R>
   readonly params: Readonly<Record<string, string>>
-  /** What follows the route's path on a `pathInfo` route (`/a/b` of `/tool/a/b`); else empty. */
+  /** What follows the route's path on a `pathInfo` route (`/a/b` of `/tool/a/b`), percent-decoded; else empty. */
   readonly pathInfo: string
 }
 
@@ -89,8 +90,11 @@ export function matchRoute<R extends Route> (table: RouteTable<R>, pathname: str
   }
   for (const compiled of table.prefixes) {
     const path = compiled.route.path
-    if (path === '/') return { compiled, params: {}, pathInfo: pathname }
-    if (pathname.startsWith(`${path}/`)) return { compiled, params: {}, pathInfo: pathname.slice(path.length) }
+    const rest = path === '/' ? pathname : pathname.startsWith(`${path}/`) ? pathname.slice(path.length) : undefined
+    if (rest === undefined) continue
+    // Decoded as websocketd's PATH_INFO is (`/a%2fb` is `/a/b`); a redirect has cleaned it first.
+    const pathInfo = decodedPath(rest)
+    return pathInfo === undefined ? undefined : { compiled, params: {}, pathInfo }
   }
   return undefined
 }

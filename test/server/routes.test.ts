@@ -83,3 +83,9 @@ routes:
   t.same(matchRoute(routes, '/grep/%41%41%41%41%41%41%41%41')?.params, { x: 'AAAAAAAA' }, 'the decoded length counts')
   t.equal(matchRoute(compileRoutes(dashed.routes, 256), `/slow/${'a'.repeat(200)}`), undefined, '(a+)+b on 200 a: no match, in linear time')
 })
+
+t.test('pathInfo is percent-decoded; a rest that does not decode matches nothing', async (t) => {
+  const prefixed = compileRoutes(parseConfig('routes:\n  /tool:\n    command: [cat]\n    pathInfo: true\n', 'routes.yaml', '/tmp').routes, 256)
+  t.equal(matchRoute(prefixed, '/tool/a%2fb%20c')?.pathInfo, '/a/b c')
+  t.equal(matchRoute(prefixed, '/tool/%ff'), undefined)
+})
