@@ -1,4 +1,5 @@
 import { once } from 'node:events'
+import { readFileSync } from 'node:fs'
 import { createServer } from 'node:http'
 import t from 'tap'
 import { connect, until } from '../helpers/client.js'
@@ -74,9 +75,23 @@ t.test('UpgradeSockets: a close destroys upgrade sockets nobody answered', async
   await until(() => sockets.size === 0, 'the socket to be forgotten')
 })
 
-t.test('wsexec: SIGTERM after bad upgrades exits 0', async (t) => {
+/**
+ * The server's TCP sockets on `port` that hold a descriptor (what `ss` shows as ESTAB or
+ * CLOSE-WAIT; not the listener, not TIME-WAIT, which has no owner), from /proc/net/tcp and tcp6.
+ */
+function serverSockets (port: number): string[] {
+  const hex = port.toString(16).toUpperCase().padStart(4, '0')
+  return ['/proc/net/tcp', '/proc/net/tcp6'].flatMap((file) => readFileSync(file, 'utf8').split('\n').slice(1)
+    .map((line) => line.trim().split(/\s+/))
+    .filter((f) => f[1]?.endsWith(`:${hex}`) === true && f[3] !== '0A' && f[3] !== '06' && f[9] !== '0')
+    .map((f) => `state ${String(f[3])}`))
+}
+
+t.test('wsexec: bad upgrades leave no socket behind, and SIGTERM after them exits 0', async (t) => {
   const s = await serve(t, ROUTES, { drainTimeout: '1s' })
   for (let i = 0; i < 6; i++) t.equal(statusOf(await answered(s.port, upgradeRequest('/echo%'))), 400)
+  await until(() => serverSockets(s.port).length === 0, 'the server to close its sockets')
+  t.same(serverSockets(s.port), [], 'no server socket left on the port (CLOSE-WAIT on main)')
   t.equal((await fetch(`http://127.0.0.1:${s.port}/healthz`)).status, 200)
   s.child.kill('SIGTERM')
   t.equal(await exitCode(s), 0)
