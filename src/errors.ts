@@ -14,6 +14,8 @@ export const errors = {
   UPGRADE_REQUIRED: createError('WSEXEC_ERR_UPGRADE_REQUIRED', '%s is a WebSocket endpoint: connect with a WebSocket client', 426),
   /** The server is draining before it stops: try again (another instance) later. */
   DRAINING: createError('WSEXEC_ERR_DRAINING', 'The server is shutting down and accepts no new sessions', 503),
+  /** The request path has a `%` escape that does not decode (`/%ff`, `/echo%`): answered with `Connection: close`. */
+  BAD_URL: createError('WSEXEC_ERR_BAD_URL', 'The request path is not a valid URL: a percent escape does not decode', 400),
   /** The upgrade request breaks RFC 6455 in a way ws does not check, such as a missing Host header. */
   BAD_HANDSHAKE: createError('WSEXEC_ERR_BAD_HANDSHAKE', 'Bad WebSocket handshake: %s', 400),
   /** The request's Host is not one of `allowedHosts` (by default, on loopback: localhost names only): DNS rebinding. */

@@ -16,12 +16,22 @@ function plural (n: unknown, one: string): string {
   return `${String(n)} ${one}${n === 1 ? '' : 's'}`
 }
 
+/** `text` with every C0 and C1 control (and DEL) written as `\xHH`: a program's stderr cannot move the cursor, set the title or the clipboard (OSC 52). */
+export function escapeControls (text: string): string {
+  // eslint-disable-next-line no-control-regex -- matching the controls is the point
+  return text.replace(/[\u0000-\u001f\u007f-\u009f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`)
+}
+
 /**
  * One line per record for people at a terminal: session starts and ends in words
  * (`/count/5 → 1000 exit 0, 5 msgs out, 30 ms`), other records as their message and a few
- * `key=value` fields.
+ * `key=value` fields; controls escaped (see {@link escapeControls}).
  */
 export function terminalLine (log: Record): string {
+  return escapeControls(describe(log))
+}
+
+function describe (log: Record): string {
   const path = String(log['path'] ?? log['route'] ?? '')
   const route = log['route'] !== undefined && log['route'] !== log['path'] ? ` (${String(log['route'])})` : ''
   if (log['msg'] === 'session start') return `${path}${route} ← ${String(log['remote'])}, pid ${String(log['childPid'])}`

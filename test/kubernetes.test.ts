@@ -144,6 +144,14 @@ t.test('configmap: routes.yaml has the shape of the bundled config', async (t) =
 
   t.same(routesShapeProblems(fromConfigMap), [], 'ConfigMap routes.yaml')
   t.match(fromConfigMap, { listen: { host: '0.0.0.0', port: 8080 } }, 'listens on every address of the pod, port 8080')
+  // On every address without allowedHosts any Host is served (DNS rebinding): the probes' Host must be one of them.
+  const allowed = (fromConfigMap as { allowedHosts?: string[] }).allowedHosts ?? []
+  t.ok(allowed.includes('wsexec.example.com'), 'allowedHosts has the Ingress host')
+  const container = only(docs, Deployment.is).spec?.template.spec?.containers.find((c) => c.name === 'wsexec')
+  for (const probe of [container?.livenessProbe, container?.readinessProbe]) {
+    const host = probe?.httpGet?.httpHeaders?.find((h) => h.name === 'Host')?.value
+    t.ok(host !== undefined && allowed.includes(host), `the probe of ${String(probe?.httpGet?.path)} sends a Host of allowedHosts`)
+  }
   for (const file of bundledRoutesFiles) {
     const bundled: unknown = parse(readFileSync(join(root, file), 'utf8'))
     t.same(routesShapeProblems(bundled), [], file)

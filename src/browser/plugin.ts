@@ -40,10 +40,15 @@ export type BrowserAnswer = (request: FastifyRequest, reply: FastifyReply, route
 // writes its own <style> elements (cell sizes, colours): inline styles are allowed, scripts are not.
 const CONSOLE_CSP = "default-src 'self'; connect-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
 
+// Every other file: only pages of this origin may frame it (clickjacking), and no browser guesses a
+// type other than the one sent (an uploaded .txt run as a script).
+const FILES_CSP = "frame-ancestors 'self'"
+
 /**
  * Registers @fastify/static (without routes of its own: the catch-all dispatches, so routes
  * always win) and returns what answers plain GETs: the console at `/` when `config.console`,
- * then, on paths no route claims, `/_wsexec/*`, `/asyncapi.json` and the static files.
+ * then, on paths no route claims, `/_wsexec/*`, `/asyncapi.json` and the static files; each with
+ * `X-Content-Type-Options: nosniff` and a `frame-ancestors` policy.
  */
 export async function registerBrowser (app: FastifyInstance, config: Config): Promise<BrowserAnswer> {
   await app.register(fastifyStatic, { root: PUBLIC_DIR, serve: false, index: ['index.html'] })
@@ -53,11 +58,12 @@ export async function registerBrowser (app: FastifyInstance, config: Config): Pr
     const pathname = `/${(request.params as { '*': string })['*']}`
     // The console owns plain GETs on / even when a route at / owns the upgrades there.
     if (pathname === '/' && config.console) {
-      reply.header('content-security-policy', CONSOLE_CSP)
+      reply.header('x-content-type-options', 'nosniff').header('content-security-policy', CONSOLE_CSP)
       reply.sendFile('console.html', PUBLIC_DIR)
       return true
     }
     if (routeMatched) return false
+    reply.header('x-content-type-options', 'nosniff').header('content-security-policy', FILES_CSP)
     if (pathname === ASYNCAPI_PATH) {
       // Loaded with the first request for it: most servers are never asked.
       // A failure still answers (500), as a throw in a handler would.

@@ -9,6 +9,7 @@ import type { LoadedConfig } from '../config/model.js'
 import { ConfigError } from '../errors.js'
 import { UsageError, type Options } from './args.js'
 import { loadFromOptions } from './configure.js'
+import { wildcardWarning } from '../security/hosts.js'
 import { ExitCode, type CliIO } from './io.js'
 
 /** Where a configuration listens: its Unix socket, or host:port. */
@@ -38,6 +39,8 @@ function announce (app: FastifyInstance, config: Config, logger: Logger, url: st
     logger.info({ route: r.path, url: `${base}${r.path}` }, `route ${base}${r.path}${r.pathInfo ? (r.path === '/' ? '…' : '/…') : ''} → ${r.command.join(' ')}`)
   }
   if (config.console) logger.info({ url: `${base.replace(/^ws/, 'http')}/` }, `console ${base.replace(/^ws/, 'http')}/`)
+  const rebinding = config.listen.socket === undefined ? wildcardWarning(config.listen.host, config.security.allowedHosts, hostname()) : undefined
+  if (rebinding !== undefined) logger.warn({ listen: config.listen.host, add: rebinding.add }, rebinding.msg)
   app.log.debug({ routes: config.routes.length }, 'routes announced')
 }
 

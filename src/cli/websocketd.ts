@@ -1,4 +1,4 @@
-import { readdirSync, statSync, accessSync, constants } from 'node:fs'
+import { readdirSync, realpathSync, statSync, accessSync, constants } from 'node:fs'
 import { join, relative, resolve, sep } from 'node:path'
 import { stringify } from 'yaml'
 import type { ConfigInput, RouteInput } from '../config/schema.js'
@@ -69,31 +69,64 @@ export function buildConfigInput (options: Options, cwd: string): Built {
   return { input, notes }
 }
 
-/** Every executable regular file under `root`, sorted, depth first; hidden entries are skipped as websocketd cannot serve them either. */
+/**
+ * Every executable regular file under `root`, sorted, depth first; hidden entries are skipped as
+ * websocketd cannot serve them either. A symlink is followed only when its target is inside the
+ * folder's real path (as `static` requires); one that leads outside, or back to a folder above it
+ * (a loop), is left out with a note.
+ */
 function executables (root: string, notes: string[]): string[] {
-  let entries
+  let top: string
   try {
-    entries = readdirSync(root, { withFileTypes: true })
+    top = realpathSync(root)
   } catch (err) {
     throw new UsageError(`--dir: cannot read ${root} (${(err as NodeJS.ErrnoException).code as string})`)
   }
+  return walk(root, notes, top, new Set([top]))
+}
+
+/** The executables of `dir` (whose real path is the last of `ancestors`), the real paths of the folders above it and `top` the folder of --dir. */
+function walk (dir: string, notes: string[], top: string, ancestors: ReadonlySet<string>): string[] {
+  let entries
+  try {
+    entries = readdirSync(dir, { withFileTypes: true })
+  } catch (err) {
+    throw new UsageError(`--dir: cannot read ${dir} (${(err as NodeJS.ErrnoException).code as string})`)
+  }
   const out: string[] = []
   for (const entry of entries.sort((a, b) => Buffer.compare(Buffer.from(a.name), Buffer.from(b.name)))) {
-    const path = join(root, entry.name)
+    const path = join(dir, entry.name)
     if (entry.name.startsWith('.')) continue
     // Segments starting with ":" would be route parameters.
     if (entry.name.startsWith(':')) {
       notes.push(`--dir: ${path} is left out (a name starting with ":" cannot be a route path)`)
       continue
     }
-    const stat = statSync(path, { throwIfNoEntry: false })
+    const real = realTarget(path, notes)
+    if (real === undefined) continue
+    if (real !== top && !real.startsWith(`${top}${sep}`)) {
+      notes.push(`--dir: ${path} is left out (a symlink to ${real}, outside ${top})`)
+      continue
+    }
+    const stat = statSync(real, { throwIfNoEntry: false })
     if (stat?.isDirectory() === true) {
-      out.push(...executables(path, notes))
+      if (ancestors.has(real)) notes.push(`--dir: ${path} is left out (a symlink loop: it leads back to ${real})`)
+      else out.push(...walk(path, notes, top, new Set([...ancestors, real])))
     } else if (stat?.isFile() === true && isExecutable(path)) {
       out.push(path)
     }
   }
   return out
+}
+
+/** The real path of an entry; undefined for a dangling symlink (skipped, as websocketd does) or a loop of symlinks (noted). */
+function realTarget (path: string, notes: string[]): string | undefined {
+  try {
+    return realpathSync(path)
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ELOOP') notes.push(`--dir: ${path} is left out (a symlink loop)`)
+    return undefined
+  }
 }
 
 function isExecutable (path: string): boolean {

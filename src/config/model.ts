@@ -20,7 +20,7 @@ export type ResumePolicy = Readonly<{
 }>
 
 /** A route after validation: defaults applied, durations in milliseconds, paths absolute. */
-export type Route = Readonly<Omit<Required<RouteInput>, 'closeGrace' | 'killGrace' | 'cwd' | 'command' | 'passEnv' | 'ttySize' | 'protocols' | 'share' | 'resume' | keyof RouteSecurityInput | keyof ContainmentInput> & RouteSecurity & {
+export type Route = Readonly<Omit<Required<RouteInput>, 'closeGrace' | 'killGrace' | 'cwd' | 'command' | 'passEnv' | 'ttySize' | 'params' | 'protocols' | 'share' | 'resume' | keyof RouteSecurityInput | keyof ContainmentInput> & RouteSecurity & {
   /** `share`: one program per route and URL path; null: a program per connection. */
   share: SharePolicy | null
   /** `resume`: sessions that survive a dropped connection; null: not offered. */
@@ -28,6 +28,10 @@ export type Route = Readonly<Omit<Required<RouteInput>, 'closeGrace' | 'killGrac
   /** Whom the programs run as and their resource limits. */
   containment: Containment
   command: readonly string[]
+  /** Each path parameter's pattern. */
+  params: Readonly<Record<string, string>>
+  /** The parameters whose value may start with `-` (`allowDash: true`); any other is refused (404). */
+  allowDash: readonly string[]
   /** tty routes: the terminal size when the query gives none. */
   ttySize: Readonly<{ cols: number, rows: number }>
   /** Subprotocols the route speaks, in the server's order of preference. */
@@ -61,6 +65,8 @@ export type Config = Readonly<{
   spawners: number
   /** Program starts in flight at once, beyond which upgrades are refused (503 WSEXEC_ERR_BUSY). */
   maxPendingSpawns: number
+  /** The longest path parameter value (characters, decoded); longer is 404 before the pattern runs. */
+  maxParamLength: number
   /** Static files: an absolute folder, a prefix ending in `/`, and where `dir` stands in the source. */
   static: Readonly<{ dir: string, prefix: string, dirAt: Position }> | undefined
   routes: readonly Route[]

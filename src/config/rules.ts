@@ -1,4 +1,5 @@
 import type { ConfigProblem } from '../errors.js'
+import { compilePattern, PatternError } from '../pattern.js'
 import { DEFAULTS, type ConfigInput, type RouteInput } from './schema.js'
 import { closest } from './suggest.js'
 
@@ -28,12 +29,13 @@ export function checkRoute (path: string, route: RouteInput, problem: Problem): 
   for (const name of names) {
     if (params[name] === undefined) out.push(problem([...at, 'params'], `path parameter :${name} needs a pattern in params`))
   }
-  for (const [name, pattern] of Object.entries(params)) {
+  for (const [name, param] of Object.entries(params)) {
     if (!names.has(name)) out.push(problem([...at, 'params', name], `is not a parameter of the path ${path}`, true))
+    const where = typeof param === 'string' ? [...at, 'params', name] : [...at, 'params', name, 'pattern']
     try {
-      RegExp(pattern)
+      compilePattern(typeof param === 'string' ? param : param.pattern)
     } catch (err) {
-      out.push(problem([...at, 'params', name], `invalid regular expression: ${(err as Error).message}`))
+      out.push(problem(where, err instanceof PatternError ? `cannot be matched in linear time: ${err.message}` : `invalid regular expression: ${(err as Error).message}`))
     }
   }
   if (/\{[A-Za-z_][A-Za-z0-9_]*\}/.test(route.command[0] as string) && names.size > 0) {

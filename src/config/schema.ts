@@ -1,5 +1,5 @@
 import { Type, type Static, type TUnsafe } from '@sinclair/typebox'
-import { Duration, EnvName, Size, SIZE_DEFAULTS } from './schema-parts.js'
+import { Duration, EnvName, MESSAGE_KEYWORD, Size, SIZE_DEFAULTS } from './schema-parts.js'
 import { ROUTE_CONTAINMENT } from './containment-schema.js'
 import { ROUTE_ONLY_SECURITY, ROUTE_SECURITY, SERVER_SECURITY } from './security-schema.js'
 
@@ -26,6 +26,7 @@ export const DEFAULTS = Object.freeze({
   /** The default `spawners` is the number of cores, at most this. */
   maxDefaultSpawners: 4,
   maxPendingSpawns: 64,
+  maxParamLength: 256,
   share: Object.freeze({ input: 'none', replay: 0, linger: '0s', maxLag: '1MiB' } as const),
   resume: Object.freeze({ window: '60s', buffer: '1MiB' } as const)
 } as const)
@@ -62,15 +63,24 @@ const ResumeSchema = Type.Object({
   buffer: Type.Optional(Size('output kept for the client; past it the program is paused, nothing is dropped', DEFAULTS.resume.buffer))
 }, { additionalProperties: false, description: 'a client offering the subprotocol wsexec.resume.v1 may reconnect to its session within the window' })
 
+/** A path parameter's pattern, as a string or with options: a value starting with `-` is refused unless `allowDash`. */
+const Param = Type.Union([
+  Type.String({ minLength: 1 }),
+  Type.Object({
+    pattern: Type.String({ minLength: 1 }),
+    allowDash: Type.Optional(Type.Boolean({ default: false, description: 'accept values that start with - (they may be read as options: put -- before {name} in command)' }))
+  }, { additionalProperties: false })
+], { [MESSAGE_KEYWORD]: 'must be a regular expression, or { pattern: "...", allowDash: true }' })
+
 /** One route: the program started for each WebSocket connection to its path. */
 export const RouteSchema = Type.Object({
   command: Type.Array(Type.String(), {
     minItems: 1,
     description: 'argv of the program, run without a shell; {name} in an element is replaced by the path parameter'
   }),
-  params: Type.Optional(Type.Record(Type.String({ pattern: '^[A-Za-z_][A-Za-z0-9_]*$' }), Type.String({ minLength: 1 }), {
+  params: Type.Optional(Type.Record(Type.String({ pattern: '^[A-Za-z_][A-Za-z0-9_]*$' }), Param, {
     additionalProperties: false,
-    description: 'a regular expression for each :name in the path; it must match the whole decoded segment'
+    description: 'a regular expression for each :name in the path (matched in linear time); it must match the whole decoded segment'
   })),
   mode: Type.Optional(StringEnum(MODES, { default: DEFAULTS.mode, description: 'text: one line per message; binary: raw chunks' })),
   stderr: Type.Optional(StringEnum(STDERR_MODES, { default: DEFAULTS.stderr, description: 'log, discard, merge into stdout, or tagged JSON messages (text mode)' })),
@@ -124,6 +134,7 @@ export const ConfigSchema = Type.Object({
   console: Type.Optional(Type.Boolean({ default: DEFAULTS.console, description: 'serve the dev console page at / (--console)' })),
   spawners: Type.Optional(Type.Integer({ minimum: 0, maximum: 64, description: 'processes that start the programs, off the server\'s event loop (default: the number of cores, at most 4; 0: programs start in the server process)' })),
   maxPendingSpawns: Type.Optional(Type.Integer({ minimum: 1, default: DEFAULTS.maxPendingSpawns, description: 'program starts in flight at once; more upgrades are refused with 503 WSEXEC_ERR_BUSY and Retry-After' })),
+  maxParamLength: Type.Optional(Type.Integer({ minimum: 1, default: DEFAULTS.maxParamLength, description: 'the longest path parameter value, in characters once decoded; a longer one is 404 before its pattern runs' })),
   static: Type.Optional(Type.Object({
     dir: Type.String({ minLength: 1, description: 'folder of files to serve, relative to the config file' }),
     prefix: Type.Optional(Type.String({ pattern: '^/', default: DEFAULTS.staticPrefix, description: 'URL path the files are served under' }))

@@ -31,16 +31,31 @@ export function isLoopback (address: string): boolean {
 /**
  * The `Host` patterns of a request: `allowedHosts` when configured, else {@link LOOPBACK_HOSTS}
  * for a connection that came over a Unix socket (`localAddress` undefined) or to a loopback
- * address of a server that does not listen on every address (`listenHost` 0.0.0.0 or ::), with
- * that address itself (`127.0.0.2`: an address typed by the user is no rebound name), else any.
+ * address, whatever the server listens on (a rebinding page always runs on the victim's own
+ * machine), with that address itself (`127.0.0.2`: an address typed by the user is no rebound
+ * name), else any.
  */
-export function hostsFor (allowedHosts: readonly string[] | null, localAddress: string | undefined, listenHost: string): readonly string[] {
+export function hostsFor (allowedHosts: readonly string[] | null, localAddress: string | undefined): readonly string[] {
   if (allowedHosts !== null) return allowedHosts
   if (localAddress === undefined) return LOOPBACK_HOSTS
-  const everywhere = listenHost === '0.0.0.0' || listenHost === '::' || listenHost === '[::]'
-  if (!isLoopback(localAddress) || everywhere) return ANY
+  if (!isLoopback(localAddress)) return ANY
   const own = hostPattern(localAddress.replace(/^::ffff:/i, '')) as string
   return LOOPBACK_HOSTS.includes(own) ? LOOPBACK_HOSTS : [...LOOPBACK_HOSTS, own]
 }
 
 const ANY: readonly string[] = Object.freeze(['*'])
+
+/** Whether `host` (a `listen.host`) is every address: `0.0.0.0`, `::` or `[::]`. */
+export function isWildcard (host: string): boolean {
+  return host === '0.0.0.0' || host === '::' || host === '[::]'
+}
+
+/**
+ * The start-up warning for a server listening on every address without `allowedHosts` (any
+ * `Host` is served on its network addresses), with the configuration line to add; else undefined.
+ */
+export function wildcardWarning (listenHost: string, allowedHosts: readonly string[] | null, machine: string): { msg: string, add: string } | undefined {
+  if (allowedHosts !== null || !isWildcard(listenHost)) return undefined
+  const add = `allowedHosts: [${JSON.stringify(machine.toLowerCase())}]`
+  return { add, msg: `listening on ${listenHost} without allowedHosts: any Host is served on network addresses (DNS rebinding); add the names clients use, such as ${add}` }
+}

@@ -55,7 +55,7 @@ export async function buildServer (config: LoadedConfig, options: ServerOptions)
   app.addHook('onClose', async () => state.closeSpawners())
 
   await app.register(websocketPlugin, { maxPayload: largestMessage(config), closeAll })
-  await app.register(httpPlugin, { state, listenHost: config.listen.host })
+  await app.register(httpPlugin, { state })
   const browser = await registerBrowser(app, config)
   await app.register(operationsPlugin, { state, config, metricsServer })
   await app.register(upgradePlugin, { state, browser, console: config.console, secure: config.security.tls !== null })

@@ -9,14 +9,13 @@ export type RequestHook = (request: FastifyRequest, reply: FastifyReply, done: (
 
 /**
  * Refuses a request whose Host is not allowed (DNS rebinding, or a misdirected request), and an
- * upgrade without a Host. The default depends on where the connection came in: `listenHost` is
- * the address the server was told to listen on.
+ * upgrade without a Host. The default depends on the address the connection came in on.
  */
-export function hostGuard (state: ServerState, listenHost: string): RequestHook {
+export function hostGuard (state: ServerState): RequestHook {
   return (request, reply, done) => {
     const { host } = request.raw.headers
     if (host === undefined && request.ws) state.refuse(reply, new errors.BAD_HANDSHAKE('no Host header'))
-    else if (hostAllowed(hostsFor(state.routing.config.security.allowedHosts, request.raw.socket.localAddress, listenHost), host)) done()
+    else if (hostAllowed(hostsFor(state.routing.config.security.allowedHosts, request.raw.socket.localAddress), host)) done()
     else state.refuse(reply, new errors.HOST_NOT_ALLOWED(host ?? '(none)'))
   }
 }

@@ -110,7 +110,7 @@ export class ServerState {
 
   /** The routing for `config`, with the server's environment. */
   compile (config: LoadedConfig): Routing {
-    return { config, table: compileRoutes(config.routes), envs: routeEnvironments(config.routes, this.env) }
+    return { config, table: compileRoutes(config.routes, config.maxParamLength), envs: routeEnvironments(config.routes, this.env) }
   }
 
   /**

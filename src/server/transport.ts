@@ -5,6 +5,7 @@ import { transportOptions } from '../security/tls.js'
 import { lazyCompilers } from './compilers.js'
 import { hostGuard } from './guards.js'
 import { pathOf, type ServerState } from './state.js'
+import { frameworkErrors } from './upgrade-sockets.js'
 
 /**
  * The main fastify server (HTTP or HTTPS by `security.tls`, connection cap, keep-alive, trusted
@@ -18,6 +19,7 @@ export function createServers (config: LoadedConfig, logger: FastifyBaseLogger, 
     loggerInstance: logger,
     logController: new LogController({ disableRequestLogging: true }),
     return503OnClosing: true,
+    frameworkErrors: frameworkErrors(state),
     // By close time the sessions are gone: what is left (a request head trickling in) must not hold the stop.
     forceCloseConnections: true
   }) as unknown as FastifyInstance
@@ -32,15 +34,13 @@ export function createServers (config: LoadedConfig, logger: FastifyBaseLogger, 
   app.server.once('listening', () => {
     app.server.on('error', (err: NodeJS.ErrnoException) => app.log.warn({ err: { code: err.code, message: err.message } }, 'server error'))
   })
-  metricsServer?.addHook('onRequest', hostGuard(state, metrics.host ?? config.listen.host))
+  metricsServer?.addHook('onRequest', hostGuard(state))
   return { app, metricsServer }
 }
 
 /** What the HTTP plugin needs. */
 export interface HttpOptions {
   readonly state: ServerState
-  /** The address the server was told to listen on: the default allowed Host depends on it. */
-  readonly listenHost: string
 }
 
 /**
@@ -49,8 +49,8 @@ export interface HttpOptions {
  * the configured extra headers (websocketd's --header, --header-ws, --header-http), read at each
  * response so that a reload applies them.
  */
-async function http (app: FastifyInstance, { state, listenHost }: HttpOptions): Promise<void> {
-  app.addHook('onRequest', hostGuard(state, listenHost))
+async function http (app: FastifyInstance, { state }: HttpOptions): Promise<void> {
+  app.addHook('onRequest', hostGuard(state))
   // Sessions log their own start and end; a refused request gets one line here.
   app.addHook('onResponse', (request, reply, done) => {
     if (reply.statusCode >= 400) {

@@ -7,6 +7,7 @@ import { errors, RETRY_AFTER_SECONDS } from '../errors.js'
 import { checkRequest, type Pass } from '../security/guard.js'
 import { negotiateStreams, offeredProtocols, rememberStreams } from '../session/streams.js'
 import { endpointGuard } from './guards.js'
+import { redirectFor } from './path-info.js'
 import { buildArgv, matchRoute, type RouteMatch } from './routes.js'
 import { pathOf, type ServerState } from './state.js'
 
@@ -37,6 +38,9 @@ async function upgrade (app: FastifyInstance, { state, browser, console, secure 
     method: 'GET',
     url: '/*',
     async onRequest (request: FastifyRequest, reply: FastifyReply) {
+      // websocketd's commands (pathInfo routes) see clean paths: `..`, `.` and `//` are redirected first, as it does.
+      const location = state.routing.table.prefixes.length > 0 ? redirectFor(request.url) : undefined
+      if (location !== undefined) return reply.redirect(location, 301)
       const pathname = pathOf(request)
       const match = matchRoute(state.routing.table, pathname)
       // Upgrades to unknown paths are refused before the upgrade; plain GETs may be browser files,

@@ -14,6 +14,14 @@ export type ChannelProtocol = typeof CHANNEL_PROTOCOLS[number]
 /** Largest terminal side accepted from `?cols=&rows=` (the kernel's `winsize` holds 16 bits). */
 export const MAX_TTY_SIDE = 65535
 
+/** Largest terminal side a client gets, in columns or rows (query, resize message, channel 4): a larger one is lowered to it. */
+export const TTY_SIDE_CAP = 1000
+
+/** A terminal side from a client, at most {@link TTY_SIDE_CAP}: a huge terminal costs programs (and their screens) memory. */
+export function capSide (n: number): number {
+  return Math.min(n, TTY_SIDE_CAP)
+}
+
 /** The streams of one session, settled before the upgrade from the route, the offered subprotocols and the query. */
 export interface SessionStreams {
   /** The channel subprotocol, or null for wsexec's plain framing. */
@@ -56,7 +64,7 @@ function side (query: URLSearchParams, name: string): number | undefined | false
   const value = query.get(name)
   if (value === null) return undefined
   const n = Number(value)
-  return /^[0-9]+$/.test(value) && n >= 1 && n <= MAX_TTY_SIDE ? n : false
+  return /^[0-9]+$/.test(value) && n >= 1 && n <= MAX_TTY_SIDE ? capSide(n) : false
 }
 
 /**

@@ -276,4 +276,7 @@ t.test('the routes\' URLs name the machine when listening on every address', asy
   const code = await main(['--host', '0.0.0.0', '--port', '0', '--', 'cat'], { stdout, stderr: stdout, env: { PATH: process.env['PATH'] }, cwd: root, stop: stop.signal, onListening: () => stop.abort() })
   t.equal(code, 0)
   t.match(Buffer.concat(out).toString(), `"msg":"route ws://${hostname()}:`)
+  const warnings = Buffer.concat(out).toString().split('\n').filter((l) => l.includes('without allowedHosts'))
+  t.equal(warnings.length, 1, 'one warning: every address and no allowedHosts')
+  t.match(JSON.parse(warnings[0] as string), { level: 40, listen: '0.0.0.0', add: `allowedHosts: [${JSON.stringify(hostname().toLowerCase())}]` })
 })

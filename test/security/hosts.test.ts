@@ -7,7 +7,7 @@ import t from 'tap'
 import { loadConfigText } from '../../src/config/pipeline.js'
 import { buildServer } from '../../src/server/build.js'
 import { hostPattern } from '../../src/config/hosts.js'
-import { hostAllowed, hostsFor, isLoopback, LOOPBACK_HOSTS } from '../../src/security/hosts.js'
+import { hostAllowed, hostsFor, isLoopback, LOOPBACK_HOSTS, wildcardWarning } from '../../src/security/hosts.js'
 import { connect, refusedUpgrade } from '../helpers/client.js'
 import { rawConnect, statusOf } from '../helpers/raw.js'
 import { fixture, endedSessions, startServer } from '../helpers/server.js'
@@ -46,15 +46,14 @@ t.test('host patterns: names, *.suffix, * and addresses; ports ignored', async (
   t.ok(hostAllowed(['*'], undefined))
   t.ok(isLoopback('127.8.9.10') && isLoopback('::1') && isLoopback('::ffff:127.0.0.1'))
   t.notOk(isLoopback('10.0.0.1') || isLoopback('::ffff:10.0.0.1') || isLoopback('::'))
-  t.same(hostsFor(['a.com'], '127.0.0.1', '127.0.0.1'), ['a.com'], 'allowedHosts wins')
-  t.same(hostsFor(null, undefined, '127.0.0.1'), LOOPBACK_HOSTS, 'a Unix socket')
-  t.same(hostsFor(null, '127.0.0.1', 'localhost'), LOOPBACK_HOSTS, 'a loopback address')
-  t.same(hostsFor(null, '::ffff:127.0.0.2', '127.0.0.2'), [...LOOPBACK_HOSTS, '127.0.0.2'], 'another loopback address: itself too')
-  t.ok(hostAllowed(hostsFor(null, '127.0.0.2', '127.0.0.2'), '127.0.0.2:8080'))
-  t.notOk(hostAllowed(hostsFor(null, '127.0.0.2', '127.0.0.2'), 'evil.example:8080'))
-  t.same(hostsFor(null, '::ffff:127.0.0.1', '::'), ['*'], 'every address: any host')
-  t.same(hostsFor(null, '127.0.0.1', '0.0.0.0'), ['*'])
-  t.same(hostsFor(null, '10.1.2.3', '10.1.2.3'), ['*'], 'a network address: any host')
+  t.same(hostsFor(['a.com'], '127.0.0.1'), ['a.com'], 'allowedHosts wins')
+  t.same(hostsFor(null, undefined), LOOPBACK_HOSTS, 'a Unix socket')
+  t.same(hostsFor(null, '127.0.0.1'), LOOPBACK_HOSTS, 'a loopback address')
+  t.same(hostsFor(null, '::ffff:127.0.0.2'), [...LOOPBACK_HOSTS, '127.0.0.2'], 'another loopback address: itself too')
+  t.ok(hostAllowed(hostsFor(null, '127.0.0.2'), '127.0.0.2:8080'))
+  t.notOk(hostAllowed(hostsFor(null, '127.0.0.2'), 'evil.example:8080'))
+  t.same(hostsFor(null, '::ffff:127.0.0.1'), LOOPBACK_HOSTS, 'a loopback connection to a server on every address: still the loopback rule')
+  t.same(hostsFor(null, '10.1.2.3'), ['*'], 'a network address: any host')
 })
 
 t.test('on loopback, DNS rebinding is refused with 403 before anything else, on every endpoint', async (t) => {
@@ -97,13 +96,18 @@ t.test('allowedHosts replaces the default; a reload applies it', async (t) => {
   t.equal(statusOf(bare.received()), 400, 'no Host on a route')
 })
 
-t.test('listening on every address, any host is served; on a Unix socket only local names', async (t) => {
+t.test('listening on every address, a connection to a loopback address keeps the loopback rule; on a Unix socket only local names', async (t) => {
   const logger = pino({ level: 'silent' })
   const open = await buildServer(await loadConfigText('listen: { host: 0.0.0.0 }\nroutes:\n  /echo:\n    command: [cat]\n', {}, { source: 'c.yaml', baseDir: '/' }), { logger })
   t.teardown(() => open.close())
   await open.listen({ host: '0.0.0.0', port: 0 })
   const port = (open.server.address() as { port: number }).port
-  t.equal((await get({ port }, '/healthz', 'wsexec.internal.example')).status, 200)
+  t.equal((await get({ port }, '/healthz', 'rebind.attacker.example')).status, 403, 'a rebound name on 127.0.0.1, whatever the listener')
+  t.equal((await get({ port }, '/healthz', `localhost:${port}`)).status, 200)
+  t.equal(wildcardWarning('0.0.0.0', null, 'Box')?.add, 'allowedHosts: ["box"]')
+  t.match(wildcardWarning('::', null, 'box')?.msg, /listening on :: without allowedHosts: .*DNS rebinding.*allowedHosts: \["box"\]/)
+  t.equal(wildcardWarning('[::]', ['a.example'], 'box'), undefined, 'allowedHosts set: no warning')
+  t.equal(wildcardWarning('127.0.0.1', null, 'box'), undefined, 'not every address: no warning')
 
   const dir = await mkdtemp(join(tmpdir(), 'wsexec-hosts-'))
   t.teardown(() => rm(dir, { recursive: true, force: true }))

@@ -19,7 +19,7 @@ routes:
     command: [date]
 `, 'routes.yaml', '/tmp')
 
-const table = compileRoutes([...config.routes, { ...config.routes[0]!, command: ['second'] }])
+const table = compileRoutes([...config.routes, { ...config.routes[0]!, command: ['second'] }], 256)
 
 t.test('exact paths match first, and only exactly', async (t) => {
   t.equal(matchRoute(table, '/echo')?.compiled.route.command[0], 'cat', 'the first of two identical paths wins')
@@ -54,8 +54,38 @@ t.test('argv slots take parameter values as whole arguments, never through a she
 })
 
 t.test('a table without parameterised routes, and one without exact ones', async (t) => {
-  t.equal(matchRoute(compileRoutes([config.routes[0]!]), '/x'), undefined)
-  const parameterised = compileRoutes(config.routes.filter((r) => r.path.includes(':')))
+  t.equal(matchRoute(compileRoutes([config.routes[0]!], 256), '/x'), undefined)
+  const parameterised = compileRoutes(config.routes.filter((r) => r.path.includes(':')), 256)
   t.equal(matchRoute(parameterised, '/'), undefined)
   t.equal(matchRoute(parameterised, '/echo'), undefined)
+})
+
+t.test('a value longer than maxParamLength, or starting with - where the parameter does not allow it, matches nothing', async (t) => {
+  const dashed = parseConfig(`
+routes:
+  /grep/:x:
+    command: [grep, "{x}", /etc/hostname]
+    params: { x: "[a-zA-Z0-9 -]+" }
+  /opt/:x:
+    command: [echo, --, "{x}"]
+    params: { x: { pattern: "[a-z-]+", allowDash: true } }
+  /slow/:x:
+    command: [echo, "{x}"]
+    params: { x: "(a+)+b" }
+`, 'routes.yaml', '/tmp')
+  const routes = compileRoutes(dashed.routes, 8)
+  t.equal(matchRoute(routes, '/grep/-r'), undefined, '-r is no value for {x}')
+  t.equal(matchRoute(routes, '/grep/%2Dr'), undefined, 'nor once decoded')
+  t.same(matchRoute(routes, '/grep/a-r')?.params, { x: 'a-r' }, 'a dash inside is fine')
+  t.same(buildArgv(matchRoute(routes, '/opt/-r')!), ['echo', '--', '-r'], 'allowDash: true lets it through')
+  t.same(matchRoute(routes, '/grep/12345678')?.params, { x: '12345678' }, '8 characters: the limit')
+  t.equal(matchRoute(routes, '/grep/123456789'), undefined, '9 characters: over maxParamLength')
+  t.same(matchRoute(routes, '/grep/%41%41%41%41%41%41%41%41')?.params, { x: 'AAAAAAAA' }, 'the decoded length counts')
+  t.equal(matchRoute(compileRoutes(dashed.routes, 256), `/slow/${'a'.repeat(200)}`), undefined, '(a+)+b on 200 a: no match, in linear time')
+})
+
+t.test('pathInfo is percent-decoded; a rest that does not decode matches nothing', async (t) => {
+  const prefixed = compileRoutes(parseConfig('routes:\n  /tool:\n    command: [cat]\n    pathInfo: true\n', 'routes.yaml', '/tmp').routes, 256)
+  t.equal(matchRoute(prefixed, '/tool/a%2fb%20c')?.pathInfo, '/a/b c')
+  t.equal(matchRoute(prefixed, '/tool/%ff'), undefined)
 })

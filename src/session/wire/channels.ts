@@ -3,7 +3,7 @@ import { CloseCode, type Close } from '../../close-codes.js'
 import { EOF_CHARACTER, type Outcome, type SessionControls, type SessionFraming } from '../controls.js'
 import { encodeFrames, Opcode } from './frames.js'
 import type { Encoded, StreamName } from './framing.js'
-import type { ChannelProtocol, SessionStreams } from '../streams.js'
+import { capSide, type ChannelProtocol, type SessionStreams } from '../streams.js'
 
 /** Kubernetes exec channels: the first byte of every message. */
 export const Channel = Object.freeze({
@@ -143,7 +143,7 @@ export class ChannelFraming implements SessionFraming {
       return
     }
     const { Width: cols, Height: rows } = (size ?? {}) as { Width?: unknown, Height?: unknown }
-    if (isSide(cols) && isSide(rows)) this.#controls.resize(cols, rows)
+    if (isSide(cols) && isSide(rows)) this.#controls.resize(capSide(cols), capSide(rows))
     else this.#controls.ignore('info', 'resize message without a valid Width and Height')
   }
 }

@@ -1,5 +1,6 @@
 import { StringDecoder } from 'node:string_decoder'
 import type { Route } from '../../config/load.js'
+import { capSide } from '../streams.js'
 import { ChannelFraming, isSide } from './channels.js'
 import { EOF_CHARACTER, type SessionControls, type SessionFraming } from '../controls.js'
 import { encodeFrames, Opcode } from './frames.js'
@@ -63,7 +64,7 @@ export class TerminalFraming implements SessionFraming {
     // JSON text that starts with a brace is an object.
     if (!Object.hasOwn(message as object, 'resize')) return false
     const { cols, rows } = ((message as { resize: unknown }).resize ?? {}) as { cols?: unknown, rows?: unknown }
-    if (isSide(cols) && isSide(rows)) this.#controls.resize(cols, rows)
+    if (isSide(cols) && isSide(rows)) this.#controls.resize(capSide(cols), capSide(rows))
     else this.#controls.ignore('info', 'resize message without valid cols and rows')
     return true
   }
