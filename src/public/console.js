@@ -24,7 +24,7 @@ async function loadRoutes () {
   const response = await fetch('asyncapi.json')
   if (!response.ok) throw new Error(`asyncapi.json: HTTP ${response.status}`)
   const doc = await response.json()
-  $('server').textContent = `${doc.info.title} ${doc.info.version} — ${Object.keys(doc.channels).length} routes, ${doc.servers.wsexec.protocol}://${doc.servers.wsexec.host}`
+  $('server').textContent = `${doc.info.title} ${doc.info.version} — ${Object.keys(doc.channels).length} route${Object.keys(doc.channels).length === 1 ? '' : 's'}, ${doc.servers.wsexec.protocol}://${doc.servers.wsexec.host}`
   for (const channel of Object.values(doc.channels)) {
     const route = channel['x-wsexec']
     routes.set(route.path, route)

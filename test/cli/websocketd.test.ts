@@ -69,6 +69,8 @@ t.test('both flag forms, one or two dashes, and a positional command', async (t)
   t.match(parseArgs(['--binary=1', '--sameorigin=0', 'cat']).websocketd, { binary: true, sameorigin: false })
   t.throws(() => parseArgs(['-x']), { message: "Unknown option '-x'" })
   t.throws(() => parseArgs(['--nope=1']), { message: "Unknown option '--nope'" })
+  t.throws(() => parseArgs(['--prot=1']), { message: "Unknown option '--prot': did you mean --port?" })
+  t.throws(() => parseArgs(['--chek']), { message: "Unknown option '--chek': did you mean --check?" })
 })
 
 t.test('websocketd flags that cannot work are refused clearly', async (t) => {
@@ -271,4 +273,15 @@ pingInterval: 250ms
     [{ stream: 'stderr', data: 'oops' }, { stream: 'stdout', data: 'out' }], 'stderr as tagged JSON')
   c.ws.send('x'.repeat(17))
   t.match(await c.closed, { code: 1009 }, 'a message over --maxframesize closes with 1009')
+})
+
+t.test('the Quick start\'s one-program line serves the script the repository ships', async (t) => {
+  const { url } = await serve(t, ['--port=0', './config/hello.sh'], join(import.meta.dirname, '..', '..'))
+  const c = connect(`${url}/any/path`)
+  t.same(await c.received(1), ['name?'])
+  c.ws.send('ada')
+  c.ws.send('hi')
+  t.same(await c.received(3), ['name?', 'hello, ada', 'you said: hi'])
+  c.ws.send(Buffer.alloc(0), { binary: true })
+  t.same(await c.closed, { code: 1000, reason: 'exit 0' }, 'it ends with its input')
 })
