@@ -142,6 +142,8 @@ async function start (event) {
   $('terminal').hidden = true
   $('output').hidden = false
   $('send-form').hidden = false
+  // A terminal takes keystrokes: no line to send there (End input stays: it types Ctrl-D).
+  for (const element of [$('line'), $('send'), document.querySelector('label[for="line"]')]) element.hidden = route.tty
   $('connection').textContent = `Connecting to ${route.path}…`
   setOpen(true)
   try {
