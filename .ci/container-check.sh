@@ -50,7 +50,10 @@ cleanup() {
   rm -rf "$scratch"
 }
 trap cleanup EXIT
-mkdir -p "$scratch/k8s"
+mkdir -p "$scratch/k8s" "$scratch/k8s-secrets"
+# the Secret the Deployment mounts at /secrets: one bearer token
+head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$scratch/k8s-secrets/tokens"
+chmod 644 "$scratch/k8s-secrets/tokens"
 
 # podman with its output dropped and the systemd healthcheck noise filtered from stderr
 podman_quiet() {
@@ -68,7 +71,7 @@ writeFileSync(process.argv[1], configMap.data['routes.yaml'])
 " "$scratch/k8s/routes.yaml"
 for routes in default k8s; do
   mount=()
-  [ "$routes" = k8s ] && mount=(-v "$scratch/k8s":/config:ro)
+  [ "$routes" = k8s ] && mount=(-v "$scratch/k8s":/config:ro -v "$scratch/k8s-secrets":/secrets:ro)
   if out=$(timeout 60 podman run --rm --name "$name-$routes" "${mount[@]}" "$IMAGE" --check --config /config/routes.yaml 2>&1); then
     pass "$routes routes.yaml passes wsexec --check in the image"
   else

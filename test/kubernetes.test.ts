@@ -7,6 +7,7 @@ import { ConfigMap, type IConfigMap } from 'kubernetes-models/v1/ConfigMap'
 import { Service } from 'kubernetes-models/v1/Service'
 import { Ingress, type IIngress } from 'kubernetes-models/networking.k8s.io/v1/Ingress'
 import type { IContainer } from 'kubernetes-models/v1/Container'
+import { PodDisruptionBudget } from 'kubernetes-models/policy/v1/PodDisruptionBudget'
 
 const root = join(import.meta.dirname, '..')
 const manifestDir = join(root, 'config', 'kubernetes')
@@ -18,7 +19,7 @@ type ModelClass = (new () => { validate(): void }) & { apiVersion: string, kind:
 
 /** The kinds config/kubernetes may hold, picked by `apiVersion` + `kind`. */
 const models = new Map<string, ModelClass>(
-  [Deployment, ConfigMap, Service, Ingress].map((m) => [`${m.apiVersion} ${m.kind}`, m])
+  [Deployment, ConfigMap, Service, Ingress, PodDisruptionBudget].map((m) => [`${m.apiVersion} ${m.kind}`, m])
 )
 
 /**
@@ -83,7 +84,7 @@ const manifests = loadManifests()
 const docs = manifests.map((m) => m.doc)
 
 t.test('every manifest validates against the Kubernetes schema of its kind', async (t) => {
-  t.ok(manifests.length >= 4, 'Deployment, ConfigMap, Service and Ingress at least')
+  t.ok(manifests.length >= 5, 'Deployment, ConfigMap, Service, Ingress and PodDisruptionBudget at least')
   for (const { file, doc } of manifests) {
     t.doesNotThrow(() => validateManifest(doc), `${file}: ${(doc as { kind?: string }).kind}`)
   }
@@ -171,4 +172,38 @@ t.test('service and ingress reach the container port, with WebSocket timeouts', 
   const backend = ingress.spec?.rules?.[0]?.http?.paths[0]?.backend.service
   t.equal(backend?.name, service.metadata?.name, 'ingress points at the Service')
   t.ok(service.spec?.ports?.some((p) => p.name === backend?.port?.name && p.targetPort === 'http'), 'service port forwards to http')
+})
+
+t.test('disruptions, spread, metrics scraping, allowed hosts and auth', async (t) => {
+  const deployment = only(docs, Deployment.is)
+  const labels = deployment.spec?.template.metadata?.labels ?? {}
+  const pdb = only(docs, PodDisruptionBudget.is)
+  t.match(labels, pdb.spec?.selector?.matchLabels ?? { none: true }, 'the PodDisruptionBudget selects the Deployment\'s pods')
+  t.ok((pdb.spec?.minAvailable as number) < (deployment.spec?.replicas ?? 1), 'it leaves room to evict one pod')
+
+  const pod = deployment.spec?.template.spec
+  const spread = pod?.topologySpreadConstraints?.find((c) => c.topologyKey === 'kubernetes.io/hostname')
+  t.match(spread, { maxSkew: 1 }, 'spread across nodes')
+  t.match(labels, spread?.labelSelector?.matchLabels ?? { none: true }, 'over the Deployment\'s own pods')
+
+  const routes = parse(only(docs, ConfigMap.is).data?.['routes.yaml'] ?? '') as { metrics?: { port?: number }, allowedHosts?: string[], auth?: unknown }
+  const metricsPort = routes.metrics?.port
+  const container = pod?.containers.find((c) => c.name === 'wsexec')
+  t.ok(container?.ports?.some((p) => p.name === 'metrics' && p.containerPort === metricsPort), 'the container names the metrics port')
+  const service = only(docs, Service.is)
+  t.ok(service.spec?.ports?.some((p) => p.targetPort === 'metrics'), 'the Service reaches it')
+  for (const annotations of [deployment.spec?.template.metadata?.annotations, service.metadata?.annotations]) {
+    t.match(annotations, { 'prometheus.io/scrape': 'true', 'prometheus.io/port': String(metricsPort), 'prometheus.io/path': '/metrics' }, 'scrape annotations')
+  }
+
+  const ingressHost = only(docs, Ingress.is).spec?.rules?.[0]?.host
+  t.ok(ingressHost !== undefined && routes.allowedHosts?.includes(ingressHost), 'allowedHosts has the Ingress host')
+  for (const probe of [container?.livenessProbe, container?.readinessProbe]) {
+    const host = probe?.httpGet?.httpHeaders?.find((h) => h.name === 'Host')?.value
+    t.ok(host !== undefined && routes.allowedHosts?.includes(host), 'each probe sends an allowed Host')
+  }
+  t.match(routes.auth, { bearer: { tokensFile: String } }, 'auth behind the public Ingress')
+  const tokens = (routes.auth as { bearer: { tokensFile: string } }).bearer.tokensFile
+  const mount = container?.volumeMounts?.find((m) => tokens.startsWith(`${m.mountPath}/`))
+  t.ok(pod?.volumes?.some((v) => v.name === mount?.name && v.secret !== undefined), 'the tokens file comes from a Secret')
 })

@@ -18,7 +18,14 @@ export interface WebsocketdOptions {
   closems?: number
   origin?: string[]
   sameorigin: boolean
-  ssl?: { cert: string, key: string }
+  /** `--ssl` with `--sslcert`, `--sslkey` and, with `--sslca`, the CA client certificates must come from. */
+  ssl?: { cert: string, key: string, ca?: string }
+  /** `--passstderr`: stderr goes to the client as tagged JSON (`stderr: tagged`). */
+  passstderr: boolean
+  /** `--maxframesize`: the largest client message, in bytes (`maxMessageBytes`). */
+  maxframesize?: number
+  /** `--pingms`: the ping interval in ms (`pingInterval`; 0: never). */
+  pingms?: number
   headers: { any: string[], ws: string[], http: string[] }
   reverselookup: boolean
 }
@@ -75,6 +82,7 @@ export function parseArgs (argv: readonly string[]): Options {
   const websocketd: WebsocketdOptions = {
     binary: flag('binary'),
     sameorigin: flag('sameorigin'),
+    passstderr: flag('passstderr'),
     reverselookup: flag('reverselookup'),
     headers: {
       any: (values.get('header') ?? []).map((h) => header('header', h)),
@@ -93,15 +101,21 @@ export function parseArgs (argv: readonly string[]): Options {
   if (closems !== undefined) websocketd.closems = integer('closems', closems)
   const origin = one('origin')
   if (origin !== undefined) websocketd.origin = origin.split(',').map((s) => s.trim()).filter((s) => s !== '')
+  const maxframesize = one('maxframesize')
+  if (maxframesize !== undefined) websocketd.maxframesize = integer('maxframesize', maxframesize)
+  if (websocketd.maxframesize === 0) throw new UsageError('--maxframesize must be at least 1')
+  const pingms = one('pingms')
+  if (pingms !== undefined) websocketd.pingms = integer('pingms', pingms)
   const cert = one('sslcert')
   const key = one('sslkey')
+  const ca = one('sslca')
   if (flag('ssl')) {
     if (cert === undefined || key === undefined) throw new UsageError('--ssl needs --sslcert FILE and --sslkey FILE')
-    websocketd.ssl = { cert, key }
-  } else if (cert !== undefined || key !== undefined) {
-    throw new UsageError('--sslcert and --sslkey need --ssl')
+    websocketd.ssl = ca === undefined ? { cert, key } : { cert, key, ca }
+  } else if (cert !== undefined || key !== undefined || ca !== undefined) {
+    throw new UsageError('--sslcert, --sslkey and --sslca need --ssl')
   }
-  const shaping = ['dir', 'staticdir', 'binary', 'passenv', 'maxforks', 'closems', 'origin', 'sameorigin', 'ssl', 'header', 'header-ws', 'header-http'].filter((n) => values.has(n) && n !== 'dir')
+  const shaping = ['dir', 'staticdir', 'binary', 'passenv', 'passstderr', 'maxforks', 'maxframesize', 'pingms', 'closems', 'origin', 'sameorigin', 'ssl', 'header', 'header-ws', 'header-http'].filter((n) => values.has(n) && n !== 'dir')
   if (!fromCommandLine && shaping.length > 0) {
     throw new UsageError(`--${shaping[0] as string} shapes the routes built from the command line (a COMMAND or --dir); with a routes file, set it in the file`)
   }
@@ -123,7 +137,8 @@ export function parseArgs (argv: readonly string[]): Options {
     command,
     websocketd
   }
-  const socket = one('socket')
+  // websocketd's --unixsocket is wsexec's --socket.
+  const socket = one('socket') ?? one('unixsocket')
   if (socket !== undefined) options.socket = resolve(socket)
   const drain = one('drain-timeout')
   if (drain !== undefined) {

@@ -1,3 +1,4 @@
+import { closest } from '../config/suggest.js'
 import { UsageError } from '../errors.js'
 
 // The command line's vocabulary: which options exist and of what kind, read the way Go's flag package reads them.
@@ -32,6 +33,11 @@ const FLAGS: Readonly<Record<string, Kind>> = {
   ssl: 'boolean',
   sslcert: 'string',
   sslkey: 'string',
+  sslca: 'string',
+  unixsocket: 'string',
+  passstderr: 'boolean',
+  maxframesize: 'string',
+  pingms: 'string',
   header: 'list',
   'header-ws': 'list',
   'header-http': 'list',
@@ -50,7 +56,10 @@ function flagOf (arg: string): { name: string, kind: Kind, inline: string | unde
   const given = eq === -1 ? body : body.slice(0, eq)
   const name = arg.startsWith('--') || given.length > 1 ? given : SHORT[given]
   const kind = name === undefined ? undefined : FLAGS[name]
-  if (name === undefined || kind === undefined) throw new UsageError(`Unknown option '${eq === -1 ? arg : arg.slice(0, arg.indexOf('='))}'`)
+  if (name === undefined || kind === undefined) {
+    const hint = given.length > 1 ? closest(given, Object.keys(FLAGS)) : undefined
+    throw new UsageError(`Unknown option '${eq === -1 ? arg : arg.slice(0, arg.indexOf('='))}'${hint === undefined ? '' : `: did you mean --${hint}?`}`)
+  }
   return { name, kind, inline: eq === -1 ? undefined : body.slice(eq + 1) }
 }
 

@@ -25,7 +25,9 @@ ${HELP_HINT}`
 function summary (config: Config): string {
   const lines = config.routes.map((r) => {
     const params = Object.entries(r.params).map(([k, p]) => `${k}: ${p}`).join(', ')
-    return `  ${r.path}  ${r.command.join(' ')}  [${r.mode}, stderr ${r.stderr}${params === '' ? '' : `; ${params}`}]`
+    // A terminal merges stderr into what it shows: its stderr setting means nothing there.
+    const streams = r.tty ? `tty, ${r.mode}` : `${r.mode}, stderr ${r.stderr}`
+    return `  ${r.path}  ${r.command.join(' ')}  [${streams}${params === '' ? '' : `; ${params}`}]`
   })
   return `${config.source}: valid, ${config.routes.length} route${config.routes.length === 1 ? '' : 's'}, listen ${where(config)}\n${lines.join('\n')}\n`
 }

@@ -44,6 +44,11 @@ websocketd's options (same meaning; see the README's table of differences):
       --origin H[:P],…  allow only these browser origins (requests without Origin are refused)
       --sameorigin      allow only the page's own origin, and refuse requests without Origin
       --ssl --sslcert FILE --sslkey FILE   serve wss:// and https://
+      --sslca FILE      with --ssl: require client certificates signed by FILE
+      --unixsocket PATH listen on a Unix socket (as --socket)
+      --passstderr      send stderr to the client as tagged JSON (stderr: tagged)
+      --maxframesize N  largest client message in bytes (maxMessageBytes)
+      --pingms MS       ping clients every MS milliseconds (pingInterval; 0: never)
       --header 'N: V'   add a header to every response (--header-ws: upgrades, --header-http: others)
       --loglevel LEVEL  ${Object.keys(WEBSOCKETD_LOG_LEVELS).join(', ')}
       --reverselookup   accepted and ignored (REMOTE_HOST is the client's address)

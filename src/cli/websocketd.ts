@@ -28,6 +28,8 @@ export function buildConfigInput (options: Options, cwd: string): Built {
   const route = (command: string[]): RouteInput => {
     const r: RouteInput = { command, pathInfo: true }
     if (w.binary) r.mode = 'binary'
+    if (w.passstderr) r.stderr = 'tagged'
+    if (w.maxframesize !== undefined) r.maxMessageBytes = w.maxframesize
     if (w.passenv !== undefined) r.passEnv = [...w.passenv]
     if (w.closems !== undefined) {
       if (w.closems === 0) notes.push('--closems=0: wsexec always ends the program after the client leaves; the default grace of 1s applies')
@@ -59,7 +61,11 @@ export function buildConfigInput (options: Options, cwd: string): Built {
     input.requireOrigin = true
   }
   if (w.sameorigin) input.requireOrigin = true
-  if (w.ssl !== undefined) input.tls = { cert: resolve(cwd, w.ssl.cert), key: resolve(cwd, w.ssl.key) }
+  if (w.ssl !== undefined) {
+    input.tls = { cert: resolve(cwd, w.ssl.cert), key: resolve(cwd, w.ssl.key) }
+    if (w.ssl.ca !== undefined) input.tls.ca = resolve(cwd, w.ssl.ca)
+  }
+  if (w.pingms !== undefined) input.pingInterval = `${w.pingms}ms`
   const headers = Object.fromEntries(Object.entries(w.headers).filter(([, list]) => list.length > 0).map(([kind, list]) => [kind, Object.fromEntries(list.map((h) => {
     const colon = h.indexOf(':')
     return [h.slice(0, colon).trim(), h.slice(colon + 1).trim()]

@@ -10,7 +10,7 @@ import { PositionFinder } from './positions.js'
 import { checkEndpoints, checkRoute } from './rules.js'
 import { DEFAULTS, type ConfigInput } from './schema.js'
 import { checkSecurity } from './security.js'
-import { validateSchema } from './validate.js'
+import { validateSchema, type SchemaProblem } from './validate.js'
 
 export type { Config, Route } from './model.js'
 
@@ -59,18 +59,22 @@ export function parseConfig (text: string, source: string, baseDir: string, opti
   const schemaProblems = validateSchema(value)
   const problems = schemaProblems.map((p) => problem(p.path, p.message, p.key))
   const input = value as ConfigInput
-  // Every problem in one run: the rules beyond the schema, and the programs, are checked on each
-  // part whose shape is right, even when other parts are wrong.
-  const rootBroken = schemaProblems.some((p) => p.path.length === 0)
-  if (!rootBroken && !schemaProblems.some((p) => p.path[0] !== 'routes')) problems.push(...checkSecurity(input, [], problem), ...checkContainment(input, [], problem))
-  const routes = rootBroken || schemaProblems.some((p) => p.path.length === 1 && p.path[0] === 'routes')
+  // Every problem in one run: the rules beyond the schema, and the programs, are checked on every
+  // part whose shape is right, even when other parts (or other keys of the same route) are wrong.
+  const top = soundPart(input, [], schemaProblems.filter((p) => p.path[0] !== 'routes'))
+  if (top !== undefined) problems.push(...checkSecurity(top, [], problem), ...checkContainment(top, [], problem))
+  const routes = top === undefined || schemaProblems.some((p) => p.path.length === 1 && p.path[0] === 'routes')
     ? []
-    // An unknown key in a route does not keep its other rules from being checked.
-    : Object.entries(input.routes).filter(([path]) => !schemaProblems.some((p) => p.path[0] === 'routes' && p.path[1] === path && (p.path.length === 2 || !p.key)))
+    : Object.entries(input.routes).flatMap(([path, route]) => {
+      const sound = soundPart(route, ['routes', path], schemaProblems)
+      return sound === undefined ? [] : [[path, sound] as const]
+    })
   for (const [path, route] of routes) problems.push(...checkRoute(path, route, problem), ...checkSecurity(route, ['routes', path], problem, input.trustProxy), ...checkContainment(route, ['routes', path], problem, input))
-  if (schemaProblems.length === 0) problems.push(...checkEndpoints(input, problem))
+  const endpointsSound = !schemaProblems.some((p) => p.path[0] === 'health' || p.path[0] === 'metrics')
+  if (top !== undefined && routes.length > 0 && endpointsSound) problems.push(...checkEndpoints({ ...top, routes: input.routes }, problem))
   if (options.env !== undefined) {
     for (const [path, route] of routes) {
+      if (route.command === undefined) continue
       const cwd = route.cwd === undefined ? undefined : resolve(baseDir, route.cwd)
       const found = checkProgram({ command: route.command, cwd, env: route.env ?? {}, passEnv: route.passEnv ?? DEFAULTS.passEnv }, baseDir, options.env)
       if (found.problem !== undefined) problems.push(problem(['routes', path, ...found.at], found.problem))
@@ -78,6 +82,21 @@ export function parseConfig (text: string, source: string, baseDir: string, opti
   }
   if (problems.length > 0) throw new ConfigError(byPlace(problems))
   return normalise(input, source, baseDir, (path) => where.of(path))
+}
+
+/**
+ * The keys of the object at `at` whose values the schema accepts (those with a problem at or
+ * under them left out, as an unknown key is), so that its other rules can still be checked;
+ * undefined when the object itself, or its key, is wrong.
+ */
+function soundPart<T extends object> (value: T, at: readonly string[], problems: readonly SchemaProblem[]): Partial<T> | undefined {
+  const sound: Partial<T> = { ...value }
+  for (const p of problems) {
+    if (!at.every((segment, i) => p.path[i] === segment)) continue
+    if (p.path.length === at.length) return undefined
+    delete sound[p.path[at.length] as keyof T]
+  }
+  return sound
 }
 
 function byPlace (problems: ConfigProblem[]): ConfigProblem[] {

@@ -8,8 +8,12 @@ export type Problem = (path: readonly string[], message: string, key?: boolean) 
 
 const PARAM_SEGMENT = /^:([A-Za-z_][A-Za-z0-9_]*)$/
 
-/** Route rules a schema cannot express: path syntax, one pattern per parameter, valid patterns. */
-export function checkRoute (path: string, route: RouteInput, problem: Problem): ConfigProblem[] {
+/**
+ * Route rules a schema cannot express: path syntax, one pattern per parameter, valid patterns,
+ * `{placeholders}` that name parameters. `route` holds the keys the schema accepts (any may be
+ * missing when the file got them wrong).
+ */
+export function checkRoute (path: string, route: Partial<RouteInput>, problem: Problem): ConfigProblem[] {
   const at = ['routes', path]
   const out: ConfigProblem[] = []
   const names = new Set<string>()
@@ -38,10 +42,11 @@ export function checkRoute (path: string, route: RouteInput, problem: Problem): 
       out.push(problem(where, err instanceof PatternError ? `cannot be matched in linear time: ${err.message}` : `invalid regular expression: ${(err as Error).message}`))
     }
   }
-  if (/\{[A-Za-z_][A-Za-z0-9_]*\}/.test(route.command[0] as string) && names.size > 0) {
+  const command = route.command ?? []
+  if (/\{[A-Za-z_][A-Za-z0-9_]*\}/.test(command[0] ?? '') && names.size > 0) {
     out.push(problem([...at, 'command', '0'], 'the program itself cannot come from a path parameter'))
   }
-  route.command.forEach((arg, i) => {
+  command.forEach((arg, i) => {
     for (const m of arg.matchAll(/\{([A-Za-z_][A-Za-z0-9_]*)\}/g)) {
       const name = m[1] as string
       if (names.has(name)) continue

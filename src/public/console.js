@@ -24,7 +24,7 @@ async function loadRoutes () {
   const response = await fetch('asyncapi.json')
   if (!response.ok) throw new Error(`asyncapi.json: HTTP ${response.status}`)
   const doc = await response.json()
-  $('server').textContent = `${doc.info.title} ${doc.info.version} — ${Object.keys(doc.channels).length} routes, ${doc.servers.wsexec.protocol}://${doc.servers.wsexec.host}`
+  $('server').textContent = `${doc.info.title} ${doc.info.version} — ${Object.keys(doc.channels).length} route${Object.keys(doc.channels).length === 1 ? '' : 's'}, ${doc.servers.wsexec.protocol}://${doc.servers.wsexec.host}`
   for (const channel of Object.values(doc.channels)) {
     const route = channel['x-wsexec']
     routes.set(route.path, route)
@@ -142,6 +142,8 @@ async function start (event) {
   $('terminal').hidden = true
   $('output').hidden = false
   $('send-form').hidden = false
+  // A terminal takes keystrokes: no line to send there (End input stays: it types Ctrl-D).
+  for (const element of [$('line'), $('send'), document.querySelector('label[for="line"]')]) element.hidden = route.tty
   $('connection').textContent = `Connecting to ${route.path}…`
   setOpen(true)
   try {

@@ -45,7 +45,7 @@ export class Metrics {
     this.#duration = new Histogram({ name: 'wsexec_session_duration_seconds', help: 'Session duration, by route', labelNames: ['route'], buckets: [0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60, 300, 900, 3600], registers })
     this.#spawn = new Histogram({ name: 'wsexec_process_start_seconds', help: 'Time from the upgrade to the process start, by route', labelNames: ['route'], buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1], registers })
     this.#messages = new Counter({ name: 'wsexec_messages_total', help: 'WebSocket messages, by route and direction (in: client to program, out: program to client)', labelNames: ['route', 'direction'], registers })
-    this.#bytes = new Counter({ name: 'wsexec_bytes_total', help: 'Bytes carried, by route and direction (in: message payloads, out: frames)', labelNames: ['route', 'direction'], registers })
+    this.#bytes = new Counter({ name: 'wsexec_bytes_total', help: 'Message payload bytes, by route and direction: in = of client messages (to the program), out = of messages sent to clients (WebSocket frame headers not counted)', labelNames: ['route', 'direction'], registers })
     this.#sharedPrograms = new Gauge({ name: 'wsexec_shared_programs', help: 'Programs of shared routes running now, by route', labelNames: ['route'], registers })
     this.#sharedClients = new Gauge({ name: 'wsexec_shared_clients', help: 'Clients attached to shared programs now, by route', labelNames: ['route'], registers })
     this.#inputDropped = new Counter({ name: 'wsexec_shared_input_dropped_total', help: 'Client messages of shared routes dropped because the client may not write, by route', labelNames: ['route'], registers })

@@ -7,6 +7,7 @@ import { errors, RETRY_AFTER_SECONDS } from '../errors.js'
 import { checkRequest, type Pass } from '../security/guard.js'
 import { negotiateStreams, offeredProtocols, rememberStreams } from '../session/streams.js'
 import { endpointGuard } from './guards.js'
+import { kubeAnswer, type KubeAnswer } from './kube-api.js'
 import { redirectFor } from './path-info.js'
 import { buildArgv, matchRoute, type RouteMatch } from './routes.js'
 import { pathOf, type ServerState } from './state.js'
@@ -31,6 +32,12 @@ export interface UpgradeOptions {
  */
 async function upgrade (app: FastifyInstance, { state, browser, console, secure }: UpgradeOptions): Promise<void> {
   const guard = endpointGuard(state)
+  // kubectl's discovery and Pod reads, under the checks (origin, certificate, auth) of the exec route they lead to.
+  async function answerKube (request: FastifyRequest, reply: FastifyReply, kube: KubeAnswer): Promise<FastifyReply> {
+    const verdict = await checkRequest(request, kube.route, state.counter, state.failures)
+    if (verdict.refusal !== undefined) return state.refuse(reply.headers(verdict.headers), verdict.refusal)
+    return reply.code(kube.status).type('application/json').send(kube.body)
+  }
   app.setNotFoundHandler((request, reply) => {
     state.refuse(reply, new errors.ROUTE_NOT_FOUND(pathOf(request)))
   })
@@ -47,7 +54,8 @@ async function upgrade (app: FastifyInstance, { state, browser, console, secure 
       // and a plain GET of / the console even where a route at / takes the upgrades.
       if (match === undefined || (!request.ws && pathname === '/' && console)) {
         if (request.ws) return state.refuse(reply, new errors.ROUTE_NOT_FOUND(pathname))
-        return guard(request, reply)
+        const kube = kubeAnswer(state.routing.table, pathname)
+        return kube === undefined ? guard(request, reply) : answerKube(request, reply, kube)
       }
       // websocketd serves plain GETs from --staticdir/--devconsole on the paths its command owns.
       if (!request.ws && match.compiled.route.pathInfo) return

@@ -17,14 +17,15 @@ import { stderrUse } from './streams.js'
 export function spawnProgram (o: ProgramSpec) {
   const shortage = descriptorShortage()
   if (shortage !== undefined) throw shortage
-  const child = execa(o.file, o.args, {
-    argv0: o.route.command[0] as string,
+  const { file, args, argv0 } = invocation(o)
+  const child = execa(file, args, {
+    argv0,
     ...(o.route.cwd === undefined ? {} : { cwd: o.route.cwd }),
     env: o.env,
     extendEnv: false,
     stdin: 'pipe',
     stdout: 'pipe',
-    stderr: stderrUse(o.route, o.streams) === 'none' ? 'ignore' : 'pipe',
+    stderr: pipesStderr(o) ? 'pipe' : 'ignore',
     buffer: false,
     reject: false,
     detached: true,
@@ -34,15 +35,32 @@ export function spawnProgram (o: ProgramSpec) {
   return child
 }
 
+/** `2>&1` as sh's fixed script: the program and its arguments are sh's positional parameters, never parsed. */
+const MERGE_SCRIPT = 'exec "$0" "$@" 2>&1'
+
+/**
+ * What to execute: the program, or for `stderr: merge` /bin/sh running {@link MERGE_SCRIPT}, which
+ * makes fd 2 a copy of fd 1 and replaces itself with the program (which then sees its resolved
+ * path as `argv[0]`): one pipe, so the order of stdout and stderr is the program's.
+ */
+function invocation (o: ProgramSpec): { file: string, args: readonly string[], argv0: string } {
+  if (stderrUse(o.route, o.streams) !== 'stdout') return { file: o.file, args: o.args, argv0: o.route.command[0] as string }
+  return { file: '/bin/sh', args: ['-c', MERGE_SCRIPT, o.file, ...o.args], argv0: 'sh' }
+}
+
+/** Whether the program's stderr is a pipe of its own (else /dev/null, or stdout's for `merge`). */
+function pipesStderr (o: ProgramSpec): boolean {
+  const use = stderrUse(o.route, o.streams)
+  return use === 'frames' || use === 'log'
+}
+
 /** What a spawner needs to start the program as {@link spawnProgram} would. */
 export function spawnSpec (o: ProgramSpec): SpawnSpec {
   return {
-    file: o.file,
-    args: o.args,
-    argv0: o.route.command[0] as string,
+    ...invocation(o),
     cwd: o.route.cwd,
     env: o.env,
-    stderr: stderrUse(o.route, o.streams) !== 'none',
+    stderr: pipesStderr(o),
     killGraceMs: o.route.killGraceMs
   }
 }

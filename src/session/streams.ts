@@ -36,13 +36,15 @@ export interface SessionStreams {
 }
 
 /**
- * What a session does with the program's stderr: `frames` (sent to the client: merged, tagged or
- * on channel 2), `log`, or `none` (discarded, or merged by a terminal).
+ * What a session does with the program's stderr: `frames` (its own pipe, sent to the client:
+ * tagged or on channel 2), `stdout` (`merge`: the same pipe as stdout, `2>&1`, so the order is the
+ * program's), `log`, or `none` (discarded, or merged by a terminal).
  */
-export function stderrUse (route: Route, streams: SessionStreams): 'frames' | 'log' | 'none' {
+export function stderrUse (route: Route, streams: SessionStreams): 'frames' | 'stdout' | 'log' | 'none' {
   if (route.tty) return 'none'
   if (streams.channel !== null) return 'frames'
-  if (route.stderr === 'merge' || route.stderr === 'tagged') return 'frames'
+  if (route.stderr === 'merge') return 'stdout'
+  if (route.stderr === 'tagged') return 'frames'
   return route.stderr === 'log' ? 'log' : 'none'
 }
 

@@ -107,6 +107,7 @@ t.test('the console\'s terminal (xterm.js, served from the package) runs the she
   await page.getByRole('button', { name: 'Open' }).click()
   const screen = page.locator('#terminal .xterm-rows')
   await screen.getByText('$').first().waitFor()
+  t.equal(await page.locator('label[for="line"]').isVisible(), false, 'no "Line to send" on a terminal route')
   await page.locator('#terminal').click()
   await page.keyboard.type('echo $((6 * 7)); stty size')
   await page.keyboard.press('Enter')

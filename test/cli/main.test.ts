@@ -60,6 +60,15 @@ t.test('--check validates the bundled configuration and prints its routes', asyn
   t.match(r.stdout, /\n {2}\/count\/:n {2}seq 1 \{n\} {2}\[text, stderr log; n: \^\[0-9\]\{1,6\}\$\]\n/)
 })
 
+t.test('--check marks terminal routes', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'wsexec-check-tty-'))
+  t.teardown(() => rm(dir, { recursive: true, force: true }))
+  await writeFile(join(dir, 'r.yaml'), 'routes:\n  /sh:\n    command: [sh]\n    tty: true\n  /cat:\n    command: [cat]\n')
+  const r = await run(['--check', '-c', join(dir, 'r.yaml')])
+  t.equal(r.code, 0, r.stderr)
+  t.match(r.stdout, /\n {2}\/sh {2}sh {2}\[tty, text\]\n {2}\/cat {2}cat {2}\[text, stderr log\]\n/)
+})
+
 t.test('--check on the one-liner, with or without --', async (t) => {
   const r = await run(['--check', '--port', '9000', '--', 'cat', '-u'])
   t.equal(r.stdout, '<command line>: valid, 1 route, listen 127.0.0.1:9000\n  /  cat -u  [text, stderr log]\n')

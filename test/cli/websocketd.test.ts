@@ -69,6 +69,8 @@ t.test('both flag forms, one or two dashes, and a positional command', async (t)
   t.match(parseArgs(['--binary=1', '--sameorigin=0', 'cat']).websocketd, { binary: true, sameorigin: false })
   t.throws(() => parseArgs(['-x']), { message: "Unknown option '-x'" })
   t.throws(() => parseArgs(['--nope=1']), { message: "Unknown option '--nope'" })
+  t.throws(() => parseArgs(['--prot=1']), { message: "Unknown option '--prot': did you mean --port?" })
+  t.throws(() => parseArgs(['--chek']), { message: "Unknown option '--chek': did you mean --check?" })
 })
 
 t.test('websocketd flags that cannot work are refused clearly', async (t) => {
@@ -76,7 +78,7 @@ t.test('websocketd flags that cannot work are refused clearly', async (t) => {
     [['--cgidir=./cgi', 'cat'], /--cgidir is not supported: wsexec serves WebSocket endpoints only/],
     [['--redirport=80', 'cat'], /--redirport is not supported/],
     [['--ssl', 'cat'], /--ssl needs --sslcert FILE and --sslkey FILE/],
-    [['--sslcert=c.pem', 'cat'], /--sslcert and --sslkey need --ssl/],
+    [['--sslcert=c.pem', 'cat'], /--sslcert, --sslkey and --sslca need --ssl/],
     [['--loglevel=loud', 'cat'], /--loglevel must be one of debug, trace, access, info, error, fatal/],
     [['--binary'], /--binary shapes the routes built from the command line/],
     [['--print-config'], /--print-config needs a COMMAND or --dir/],
@@ -230,4 +232,56 @@ t.test('websocketd options at work: --address twice, --header*, --origin, --maxf
   t.equal(await page.text(), 'static\n', '--staticdir')
   t.equal(page.headers.get('x-http'), '3')
   t.match(await (await fetch(`http://127.0.0.1:${port}/`)).text(), /<html/i, '--devconsole')
+})
+
+t.test('websocketd\'s 2026 flags: --passstderr, --maxframesize, --pingms, --sslca, --unixsocket', async (t) => {
+  const dir = await scripts(t)
+  const printed = await runCli(['--ssl', '--sslcert=c.pem', '--sslkey=k.pem', '--sslca=ca.pem', '--passstderr', '--maxframesize=4096', '--pingms=250', '--unixsocket=wsexec.sock', '--print-config', 'cat'], { cwd: dir })
+  t.equal(printed.code, 0, printed.stderr)
+  t.match(printed.stdout, `  /:
+    command:
+      - cat
+    pathInfo: true
+    stderr: tagged
+    maxMessageBytes: 4096
+`, '--passstderr is stderr: tagged, --maxframesize is maxMessageBytes')
+  t.match(printed.stdout, `tls:
+  cert: ${dir}/c.pem
+  key: ${dir}/k.pem
+  ca: ${dir}/ca.pem
+pingInterval: 250ms
+`, '--sslca is tls.ca, --pingms is pingInterval')
+  t.same(parseArgs(['--unixsocket=w.sock', 'cat']).socket, join(process.cwd(), 'w.sock'), '--unixsocket is --socket')
+  t.same(parseArgs(['--pingms=0', 'cat']).websocketd.pingms, 0, '--pingms=0: never')
+  for (const [argv, reason] of [
+    [['--sslca=ca.pem', 'cat'], /--sslcert, --sslkey and --sslca need --ssl/],
+    [['--maxframesize=0', 'cat'], /--maxframesize must be at least 1/],
+    [['--pingms=soon', 'cat'], /--pingms must be a number/],
+    [['--passstderr'], /--passstderr shapes the routes built from the command line/]
+  ] as const) {
+    const r = await runCli([...argv])
+    t.equal(r.code, 2, argv.join(' '))
+    t.match(r.stderr, reason)
+  }
+
+  await writeFile(join(dir, 'warn.sh'), '#!/bin/sh\necho out; echo oops >&2; read line; echo "got $line"\n')
+  await chmod(join(dir, 'warn.sh'), 0o755)
+  const { url } = await serve(t, ['--port=0', '--passstderr', '--maxframesize=16', './warn.sh'], dir)
+  const c = connect(`${url}/`)
+  const first = await c.received(2)
+  t.same(first.map((m) => JSON.parse(m as string)).sort((a, b) => a.data.localeCompare(b.data)),
+    [{ stream: 'stderr', data: 'oops' }, { stream: 'stdout', data: 'out' }], 'stderr as tagged JSON')
+  c.ws.send('x'.repeat(17))
+  t.match(await c.closed, { code: 1009 }, 'a message over --maxframesize closes with 1009')
+})
+
+t.test('the Quick start\'s one-program line serves the script the repository ships', async (t) => {
+  const { url } = await serve(t, ['--port=0', './config/hello.sh'], join(import.meta.dirname, '..', '..'))
+  const c = connect(`${url}/any/path`)
+  t.same(await c.received(1), ['name?'])
+  c.ws.send('ada')
+  c.ws.send('hi')
+  t.same(await c.received(3), ['name?', 'hello, ada', 'you said: hi'])
+  c.ws.send(Buffer.alloc(0), { binary: true })
+  t.same(await c.closed, { code: 1000, reason: 'exit 0' }, 'it ends with its input')
 })

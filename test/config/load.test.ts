@@ -81,6 +81,7 @@ routes:
   t.same(problems('listen: {}\n'), ['routes.yaml:1:1: routes: is required'])
   t.same(problems('routes: {}\n'), ['routes.yaml:1:9: routes: needs at least one route'])
   t.same(problems('routes:\n  /a:\n    command: [x]\n    mode: binary\n    stderr: tagged\n    maxLineBytes: 0\n'), [
+    'routes.yaml:5:13: routes./a.stderr: tagged needs mode: text',
     'routes.yaml:6:19: routes./a.maxLineBytes: must be at least 4'
   ])
   t.same(problems('routes:\n  /a:\n    command: [x]\n    maxLineBytes: 3\n'), [
@@ -159,6 +160,7 @@ routes:
     'r.yaml:6:5: routes./a/:n.comand: unknown key: did you mean command?',
     'r.yaml:8:15: routes./b.command.0: program "no-such-program-anywhere" not found in PATH /usr/bin:/bin',
     'r.yaml:8:41: routes./b.command.1: {x} names no parameter of the path (the path /b has no parameters)',
+    'r.yaml:10:20: routes./c.command.1: {print} names no parameter of the path (the path /c has no parameters)',
     'r.yaml:11:11: routes./c.mode: must be one of text, binary',
     'r.yaml:15:5: routes./d.minItems: unknown key',
     'r.yaml:17:14: routes./e.command: must not be empty',
@@ -177,6 +179,51 @@ routes:
   t.notOk(problems().some((p) => p.includes('no-such-program')), 'programs are checked only when the environment is given')
   t.notMatch(problems().join('\n'), /must NOT|must be object|must be >=|must be <=/, 'no raw ajv wording')
   t.same(problems2('auth: {}\nroutes:\n  /a:\n    command: [cat]\n    cwd: ""\n'), ['r.yaml:1:7: auth: must be an object with bearer, basic and/or header, or false', 'r.yaml:5:10: routes./a.cwd: must not be empty'])
+  // Mistakes spread over one route: each is reported, whatever else is wrong with it.
+  t.same(problems2(`health: { live: 5 }
+routes:
+  /healthz:
+    command: [cat]
+  /:
+    command: [cat, "{all}"]
+  /x/:id/:id/:Bad-:
+    command: [cat, "{idd}", "{other}"]
+    params: { id: "(", extra: "[a-z]+" }
+    mode: txt
+    maxLineBytes: -1
+    stderr: tagged
+    tty: true
+    origins: ["not an origin"]
+    typo: 1
+  /y/:n:
+    command: 5
+    params: { n: "[0-9]+" }
+    pathInfo: true
+  /z:
+    command: ["{prog}"]
+  "no-slash":
+    command: [cat]
+  /w: 7
+`), [
+    'r.yaml:1:17: health.live: must be a string',
+    'r.yaml:6:20: routes./.command.1: {all} names no parameter of the path (the path / has no parameters)',
+    'r.yaml:7:3: routes./x/:id/:id/:Bad-: parameter :id appears twice',
+    'r.yaml:7:3: routes./x/:id/:id/:Bad-: :Bad- is not a valid parameter (use :name with letters, digits and _)',
+    'r.yaml:8:20: routes./x/:id/:id/:Bad-.command.1: {idd} names no parameter of the path (parameters: {id}); did you mean {id}?',
+    'r.yaml:8:29: routes./x/:id/:id/:Bad-.command.2: {other} names no parameter of the path (parameters: {id})',
+    'r.yaml:9:19: routes./x/:id/:id/:Bad-.params.id: invalid regular expression: Invalid regular expression: /(/: Unterminated group',
+    'r.yaml:9:24: routes./x/:id/:id/:Bad-.params.extra: is not a parameter of the path /x/:id/:id/:Bad-',
+    'r.yaml:10:11: routes./x/:id/:id/:Bad-.mode: must be one of text, binary',
+    'r.yaml:11:19: routes./x/:id/:id/:Bad-.maxLineBytes: must be at least 4',
+    'r.yaml:12:13: routes./x/:id/:id/:Bad-.stderr: a terminal merges stderr into its output: tagged needs tty: false',
+    'r.yaml:14:15: routes./x/:id/:id/:Bad-.origins.0: "not an origin" is not an origin (scheme://host[:port], *.host, null or *)',
+    'r.yaml:15:5: routes./x/:id/:id/:Bad-.typo: unknown key',
+    'r.yaml:17:14: routes./y/:n.command: must be a list',
+    'r.yaml:19:15: routes./y/:n.pathInfo: pathInfo needs a path without parameters',
+    'r.yaml:21:15: routes./z.command.0: {prog} names no parameter of the path (the path /z has no parameters)',
+    'r.yaml:22:3: routes.no-slash: key must match ^/ (a route path starts with /)',
+    'r.yaml:24:7: routes./w: must be a mapping (key: value lines)'
+  ])
   t.same(closest('prot', ['port', 'host']), 'port')
   t.equal(closest('zzzz', ['port']), undefined)
   t.equal(closest('ab', ['ba']), 'ba', 'a transposition is one edit')
