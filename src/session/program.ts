@@ -22,7 +22,7 @@ export interface ProgramSpec {
   readonly streams: SessionStreams
   /** Where stderr lines are split when the route logs them (shared by the server's sessions). */
   readonly lines: Lines
-  /** What starts the program off the event loop (the server's spawners); without it, or for a terminal, this process starts it. */
+  /** What starts the program off the event loop (the server's spawners), terminal programs included; without it, this process starts it. */
   readonly starter?: ProgramStarter | undefined
 }
 
@@ -106,7 +106,7 @@ export class Program {
     const spec = this.#launch as ProgramSpec
     this.#launch = undefined
     const { route, starter } = spec
-    if (starter !== undefined && !route.tty) {
+    if (starter !== undefined) {
       this.#leaving = new AbortController()
       starter.spawn(spawnSpec(spec), this.#leaving.signal).then((outcome) => this.#started(outcome, listener, failed), () => {})
       return
@@ -172,7 +172,7 @@ export class Program {
 
   /** Sets a terminal program's size. */
   resize (cols: number, rows: number): void {
-    (this.#child as TerminalProcess).resize(cols, rows)
+    (this.#child as TerminalProcess | RemoteProgram).resize(cols, rows)
   }
 
   /** Stops reading output (the client holds too much). */
