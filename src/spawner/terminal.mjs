@@ -117,6 +117,7 @@ function relay (pty, socket, state) {
       // 0 (no signal) has no name.
       const name = signalNames.get(signal)
       const status = { code: name === undefined ? exitCode : null, signal: name ?? null }
+      /* c8 ignore next -- the server's end closed first (the server died, or ended the session before the exit): no test orders the spawner's events so (a spawner whose server died usually exits before node-pty reports the exit) */
       if (!open) return resolve(status)
       socket.once('close', () => resolve(status))
       socket.end(() => resolve(status))

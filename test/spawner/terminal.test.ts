@@ -1,7 +1,18 @@
 // Terminal programs start in the spawners: the server forks none, the terminal's bytes come
 // through a socket each spawner relays, and a server killed with SIGKILL leaves no terminal program.
+import { execFileSync, spawn } from 'node:child_process'
+import { once } from 'node:events'
+import { readdirSync, readFileSync } from 'node:fs'
+import type { Socket } from 'node:net'
 import t from 'tap'
-import { connect, until, type Client } from '../helpers/client.js'
+import { parseConfig, type Route } from '../../src/config/load.js'
+import { Program } from '../../src/session/program.js'
+import { Lines } from '../../src/session/wire/lines.js'
+import type { ProgramStarter, StartOutcome } from '../../src/spawner/pool.js'
+import type { TerminalSize } from '../../src/spawner/protocol.js'
+import { RemoteProgram } from '../../src/spawner/remote.js'
+import { connect, DEADLINE_MS, until, type Client } from '../helpers/client.js'
+import { readyPool } from '../helpers/pool.js'
 import { watchFlow } from '../helpers/flow.js'
 import { directChildren, isRunning, parentOf } from '../helpers/processes.js'
 import { logged, serve } from '../helpers/served.js'
@@ -119,4 +130,39 @@ t.test('spawners: 0: the terminal program is the server\'s own child, resized in
   await shows(c, 'resized 120x40')
   c.ws.send('Bob\r')
   t.match(await c.closed, { code: 4003, reason: 'exit 3' })
+})
+
+t.test('a resize that comes before the spawner answered is set once the program runs', async (t) => {
+  let answer!: (outcome: StartOutcome) => void
+  const starter: ProgramStarter = { inFlight: 0, spawn: async () => await new Promise((resolve) => { answer = resolve }) }
+  const route = parseConfig('routes:\n  /r:\n    command: [cat]\n    tty: true\n', 'test.yaml', '/').routes[0] as Route
+  const streams = { channel: null, stdin: true, stdout: true, stderr: true, size: { cols: 80, rows: 24 } }
+  const program = new Program({ route, file: '/bin/cat', args: [], env: {}, streams, lines: new Lines(), starter })
+  const started = new Promise<void>((resolve) => {
+    program.start({ started: resolve, output () {}, outputEnd () {}, stderrLine () {}, exit () {}, lost () {} }, () => {})
+  })
+  program.resize(100, 30)
+  program.resize(120, 40)
+  const child = spawn('cat', [], { stdio: ['pipe', 'pipe', 'ignore'] })
+  t.teardown(() => { child.kill('SIGKILL') })
+  const sizes: TerminalSize[] = []
+  answer({ program: new RemoteProgram(child.pid as number, [child.stdin as Socket, child.stdout as Socket], (size) => sizes.push(size)) })
+  await started
+  t.same(sizes, [{ cols: 120, rows: 40 }], 'the last size asked for, once')
+  program.resize(90, 20)
+  t.same(sizes, [{ cols: 120, rows: 40 }, { cols: 90, rows: 20 }], 'later ones at once')
+})
+
+t.test('a spawner out of descriptors answers a terminal start with failed: EMFILE, and opens terminals again once it has them', async (t) => {
+  const { pool, pid } = await readyPool(t)
+  const spec = { file: '/bin/true', args: [], argv0: 'true', cwd: undefined, env: {}, stderr: false, killGraceMs: 100, terminal: { cols: 80, rows: 24, term: 'xterm-256color' } }
+  const [, hard] = readFileSync(`/proc/${pid}/limits`, 'utf8').match(/Max open files\s+\d+\s+(\d+)/) ?? []
+  execFileSync('prlimit', ['--pid', String(pid), `--nofile=${readdirSync(`/proc/${pid}/fd`).length + 2}:${String(hard)}`])
+  t.match(await pool.spawn(spec, AbortSignal.timeout(DEADLINE_MS)), { error: { code: 'EMFILE' } })
+  execFileSync('prlimit', ['--pid', String(pid), `--nofile=${String(hard)}:${String(hard)}`])
+  const outcome = await pool.spawn(spec, AbortSignal.timeout(DEADLINE_MS))
+  const program = (outcome as { program: RemoteProgram }).program
+  t.equal(program.stdin, program.stdout, 'one socket: the terminal\'s input and output')
+  const [code] = await once(program, 'exit', { signal: AbortSignal.timeout(DEADLINE_MS) })
+  t.equal(code, 0, 'the program ran and exited 0')
 })
