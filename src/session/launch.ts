@@ -1,11 +1,11 @@
 // How a session's program is started: with execa in this process, by a spawner from a
-// SpawnSpec (spawner/worker.mjs passes execa the same options: keep them in step), or on a
-// pseudo-terminal with node-pty. What happens to it once it runs is program.ts's.
+// SpawnSpec (spawner/worker.mjs passes execa the same options, spawner/terminal.mjs node-pty's:
+// keep them in step), or on a pseudo-terminal with node-pty in this process (`spawners: 0`). What happens to it once it runs is program.ts's.
 import { execa } from 'execa'
 import type { SpawnSpec } from '../spawner/protocol.js'
 import { descriptorShortage } from './descriptors.js'
 import type { ProgramSpec } from './program.js'
-import { TerminalProcess } from './pty.js'
+import { TerminalProcess, terminalName } from './pty.js'
 import { stderrUse } from './streams.js'
 
 /**
@@ -54,15 +54,20 @@ function pipesStderr (o: ProgramSpec): boolean {
   return use === 'frames' || use === 'log'
 }
 
-/** What a spawner needs to start the program as {@link spawnProgram} would. */
+/**
+ * What a spawner needs to start the program as {@link spawnProgram} would, or as
+ * {@link spawnTerminal} would on a tty route (spawner/terminal.mjs passes node-pty the same options).
+ */
 export function spawnSpec (o: ProgramSpec): SpawnSpec {
-  return {
+  const spec = {
     ...invocation(o),
     cwd: o.route.cwd,
     env: o.env,
     stderr: pipesStderr(o),
     killGraceMs: o.route.killGraceMs
   }
+  if (!o.route.tty) return spec
+  return { ...spec, terminal: { cols: o.streams.size.cols, rows: o.streams.size.rows, term: terminalName(o.env) } }
 }
 
 /** Starts the program on a pseudo-terminal of the session's size (see {@link TerminalProcess}: node-pty, not execa). */

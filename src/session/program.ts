@@ -22,7 +22,7 @@ export interface ProgramSpec {
   readonly streams: SessionStreams
   /** Where stderr lines are split when the route logs them (shared by the server's sessions). */
   readonly lines: Lines
-  /** What starts the program off the event loop (the server's spawners); without it, or for a terminal, this process starts it. */
+  /** What starts the program off the event loop (the server's spawners), terminal programs included; without it, this process starts it. */
   readonly starter?: ProgramStarter | undefined
 }
 
@@ -75,6 +75,8 @@ export class Program {
   #orphanTimer: NodeJS.Timeout | undefined
   /** Aborted when the program is no longer wanted before it started: a start not yet sent to a spawner is not sent. */
   #leaving: AbortController | undefined
+  /** A terminal size asked for before the program ran (a spawner had not answered yet): set once it runs. */
+  #size: { cols: number, rows: number } | undefined
   /** How a program ended before it started is ended once it starts (`grace`: its client left, as {@link terminateAfterGrace}). */
   #unwanted: 'grace' | 'terminate' | 'kill' | undefined
 
@@ -106,7 +108,7 @@ export class Program {
     const spec = this.#launch as ProgramSpec
     this.#launch = undefined
     const { route, starter } = spec
-    if (starter !== undefined && !route.tty) {
+    if (starter !== undefined) {
       this.#leaving = new AbortController()
       starter.spawn(spawnSpec(spec), this.#leaving.signal).then((outcome) => this.#started(outcome, listener, failed), () => {})
       return
@@ -142,6 +144,7 @@ export class Program {
     this.#child = program
     program.once('lost', () => this.#lost(listener))
     this.#run(program, listener)
+    if (this.#size !== undefined) program.resize(this.#size.cols, this.#size.rows)
     program.replay()
     // The server ended the session while the program was starting: it ends at once; a client that
     // left meanwhile gives it its closeGrace, as if it had left just after the start.
@@ -170,9 +173,11 @@ export class Program {
     listener.lost()
   }
 
-  /** Sets a terminal program's size. */
+  /** Sets a terminal program's size (once it runs, when a spawner has not started it yet). */
   resize (cols: number, rows: number): void {
-    (this.#child as TerminalProcess).resize(cols, rows)
+    const child = this.#child as TerminalProcess | RemoteProgram | undefined
+    if (child === undefined) this.#size = { cols, rows }
+    else child.resize(cols, rows)
   }
 
   /** Stops reading output (the client holds too much). */

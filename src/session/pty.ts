@@ -1,13 +1,18 @@
 import { EventEmitter } from 'node:events'
-import { readdirSync, readFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { constants } from 'node:os'
 import { Readable, Writable } from 'node:stream'
 import type { IPty } from '@lydell/node-pty'
+import { sessionGroups, signalSession } from '../spawner/session-groups.mjs'
 import { ProcessGroup } from './process-group.js'
 
 /** `TERM` of a terminal program unless the route's environment sets one. */
 export const DEFAULT_TERM = 'xterm-256color'
+
+/** The terminal's name (node-pty's `name`, the program's `TERM`): the route's `TERM`, else {@link DEFAULT_TERM}. */
+export function terminalName (env: Readonly<Record<string, string>>): string {
+  return env['TERM'] ?? DEFAULT_TERM
+}
 
 /** What a terminal program is started from. */
 export interface TerminalSpec {
@@ -50,7 +55,7 @@ export class TerminalProcess extends EventEmitter {
     let pty: IPty
     try {
       pty = spawn(spec.file, [...spec.args], {
-        name: spec.env['TERM'] ?? DEFAULT_TERM,
+        name: terminalName(spec.env),
         cols: spec.cols,
         rows: spec.rows,
         ...(spec.cwd === undefined ? {} : { cwd: spec.cwd }),
@@ -100,28 +105,8 @@ export class TerminalProcess extends EventEmitter {
   }
 }
 
-/**
- * The process groups of session `sid`, from /proc: a shell with job control puts each job in a
- * group of its own, and a hang-up or the end of the session must reach them all. `proc` is
- * where procfs is mounted.
- */
-export function sessionGroups (sid: number, proc = '/proc'): number[] {
-  const groups = new Set([sid])
-  for (const name of readdirSync(proc)) {
-    if (!/^[0-9]+$/.test(name)) continue
-    let stat: string
-    try {
-      stat = readFileSync(`${proc}/${name}/stat`, 'latin1')
-    } catch {
-      // The process ended meanwhile.
-      continue
-    }
-    // pid (comm) state ppid pgrp session …: comm may hold spaces and parentheses.
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
-    if (Number(fields[3]) === sid) groups.add(Number(fields[2]))
-  }
-  return [...groups]
-}
+/** The process groups of session `sid`, from /proc (see session-groups.mjs: the spawners use it too). */
+export { sessionGroups }
 
 /**
  * The {@link ProcessGroup} of a terminal program: its signals reach every process group of the
@@ -136,15 +121,6 @@ export class TerminalGroup extends ProcessGroup {
   }
 
   protected override deliver (signal: NodeJS.Signals | 0): boolean {
-    let any = false
-    for (const group of sessionGroups(this.#sid)) {
-      try {
-        process.kill(-group, signal)
-        any = true
-      } catch {
-        // ESRCH: that group is gone.
-      }
-    }
-    return any
+    return signalSession(this.#sid, signal)
   }
 }

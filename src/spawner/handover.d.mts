@@ -14,6 +14,7 @@ export function canReadIntoBuffer (socket: Socket): boolean
 
 /**
  * Takes a pipe the server was handed away from its socket unread, in a socket that reads into
- * `buffer` (net.Socket's `onread`): `callback(nread, buffer)` per read, from the first `resume()` on.
+ * `buffer` (net.Socket's `onread`): `callback(nread, buffer)` per read, from the first `resume()` on;
+ * written to as well when `writable`.
  */
-export function readIntoBuffer (socket: Socket, buffer: Buffer, callback: (nread: number, buffer: Buffer) => boolean | undefined): Socket
+export function readIntoBuffer (socket: Socket, buffer: Buffer, callback: (nread: number, buffer: Buffer) => boolean | undefined, writable?: boolean): Socket

@@ -62,13 +62,14 @@ export function canReadIntoBuffer (socket) {
  * `onread: { buffer, callback }` gives `callback(nread, buffer)` for every read, into the same
  * buffer each time; `pause()`/`resume()` stop and start the reading. Nothing is read until the
  * new socket is resumed (`manualStart`), so no read comes before the callback has somewhere to
- * send it. The old socket, without a handle, is destroyed (it only emits 'close').
+ * send it. The old socket, without a handle, is destroyed (it only emits 'close'). `writable`:
+ * the new socket is written to as well (a terminal's socket carries its input too).
  * test/spawner/handover.test.ts fails if any of this changes.
  */
-export function readIntoBuffer (socket, buffer, callback) {
+export function readIntoBuffer (socket, buffer, callback, writable = false) {
   const handle = takeHandle(socket)
   socket.destroy()
-  return new Socket({ handle, readable: true, writable: false, manualStart: true, onread: { buffer, callback } })
+  return new Socket({ handle, readable: true, writable, manualStart: true, onread: { buffer, callback } })
 }
 
 /** The socket's handle, not read and no longer the socket's. */

@@ -211,14 +211,25 @@ export class SpawnerPool implements ProgramStarter {
         // are taken from the socket Node made for them now, before a byte is read.
         (spawner.pending.get(reply.id) as Pending).pipes[reply.fd] = reply.fd === 0 ? handle : this.#reads.adopt(handle as Socket)
         return
+      case 'terminal': {
+        // A terminal program's one socket: its input and its output.
+        const socket = this.#reads.adopt(handle as Socket, true)
+        const pending = spawner.pending.get(reply.id) as Pending
+        pending.pipes[0] = socket
+        pending.pipes[1] = socket
+        return
+      }
     }
     const pending = spawner.pending.get(reply.id) as Pending
     spawner.pending.delete(reply.id)
     // The spawner has room for one more start.
     this.#dispatch()
     if (reply.t === 'failed') return pending.resolve({ error: { code: reply.code, message: reply.message } })
-    const program = new RemoteProgram(reply.pid, pending.pipes)
-    spawner.running.set(reply.id, program)
+    const id = reply.id
+    // A terminal's size is set by its spawner (which ignores it once the program exited; a send
+    // to a dead spawner is an 'error' event, ignored).
+    const program = new RemoteProgram(reply.pid, pending.pipes, (size) => { spawner.child.send({ t: 'resize', id, ...size }) })
+    spawner.running.set(id, program)
     pending.resolve({ program })
   }
 

@@ -30,10 +30,11 @@ export class ReadBuffer {
 
   /**
    * The output pipe `socket` (just handed over, not read yet) in a socket that reads into the
-   * buffer once {@link readChunks} starts it. When Node's socket is not of the shape this relies
-   * on, `socket` itself is returned (read with fresh buffers, as before) and that is logged once.
+   * buffer once {@link readChunks} starts it (and is written to as well when `duplex`: a
+   * terminal's socket). When Node's socket is not of the shape this relies on, `socket` itself is
+   * returned (read with fresh buffers, as before) and that is logged once.
    */
-  adopt (socket: Socket): Socket {
+  adopt (socket: Socket, duplex = false): Socket {
     if (!canReadIntoBuffer(socket)) {
       if (!this.#off) this.#log.warn({ reason: 'a handed-over socket has no _handle.readStop()' }, 'shared read buffer off')
       this.#off = true
@@ -44,7 +45,7 @@ export class ReadBuffer {
       // Not read before readChunks has set the sink: the socket starts paused (manualStart).
       (target.sink as ChunkSink)(buffer.subarray(0, nread))
       return undefined
-    })
+    }, duplex)
     sinks.set(pipe, target)
     return pipe
   }

@@ -1,16 +1,20 @@
 // The spawner process, forked by SpawnerPool (pool.ts) with an IPC channel: starts programs with
 // execa on request and hands their stdio pipes back over the channel, then the pid, later the
-// exit status. When the channel closes (the server ended, SIGKILL included), every program's
-// process group gets SIGTERM, SIGKILL after its killGrace, and the spawner exits once they are gone.
+// exit status; a terminal program runs on a pseudo-terminal whose bytes the spawner relays through
+// a socket it hands over the same way (terminal.mjs). When the channel closes (the server ended,
+// SIGKILL included), every program's process group (every group of a terminal's session) gets
+// SIGTERM, SIGKILL after its killGrace, and the spawner exits once they are gone.
 //
 // Plain JavaScript on purpose: the spawner boots with no TypeScript loader in any setting (0.1 s
-// instead of seconds under the test runner's), and imports nothing but execa. The message shapes
-// are protocol.ts's; the execa options are session/launch.ts's: keep them in step. The spawner is
-// forked with --expose-gc (see collector.mjs).
+// instead of seconds under the test runner's), and imports nothing but execa (and node-pty, on its
+// first terminal). The message shapes are protocol.ts's; the execa options are session/launch.ts's:
+// keep them in step. The spawner is forked with --expose-gc (see collector.mjs).
 import { closeSync, openSync } from 'node:fs'
 import { execa } from 'execa'
 import { collectEvery, STARTS_PER_COLLECTION } from './collector.mjs'
 import { detachPipe, releaseSockets } from './handover.mjs'
+import { signalSession } from './session-groups.mjs'
+import { openTerminal } from './terminal.mjs'
 
 /** How often a terminating group is checked for survivors, in ms (as process-group.ts). */
 const GROUP_POLL_MS = 25
@@ -18,11 +22,18 @@ const GROUP_POLL_MS = 25
 /** Descriptors one start takes here (as session/descriptors.ts): three pipes, two ends each, and libuv's exec-error pipe. */
 const PER_START = 8
 
-/** Live programs and those whose group may still hold processes: request id → { pid, killGraceMs }. */
+/**
+ * Live programs and those whose group may still hold processes: request id → { pid, killGraceMs,
+ * terminal } (a terminal program's signals reach every process group of its terminal's session).
+ */
 const groups = new Map()
 
-/** Sends `signal` to the process group `pid`; false when none of it is left. */
-function signalGroup (pid, signal) {
+/** Live terminals: request id → what resizes them. */
+const terminals = new Map()
+
+/** Sends `signal` to the process group `pid` (every group of its session for a terminal); false when none of it is left. */
+function signalGroup ({ pid, terminal }, signal) {
+  if (terminal) return signalSession(pid, signal)
   try {
     process.kill(-pid, signal)
     return true
@@ -85,7 +96,7 @@ function start (id, spec) {
     return
   }
   const killGraceMs = spec.killGraceMs
-  groups.set(id, { pid, killGraceMs })
+  groups.set(id, { pid, killGraceMs, terminal: false })
   // Every pipe leaves its socket now, unread: whenever the program exits, nothing here can read
   // or close a pipe that waits for its turn (see handover.mjs). The handles, then `started`,
   // then `exit` go out in this order.
@@ -105,6 +116,25 @@ function start (id, spec) {
   })
 }
 
+/** Starts a program on a terminal: the relay's socket, then `started`, later `exit`, as {@link start}'s pipes. */
+function startTerminal (id, spec) {
+  const shortage = descriptorShortage()
+  if (shortage !== undefined) return reply({ t: 'failed', id, code: shortage.code, message: shortage.message })
+  openTerminal(spec).then(({ pid, socket, resize, exited }) => {
+    const killGraceMs = spec.killGraceMs
+    groups.set(id, { pid, killGraceMs, terminal: true })
+    terminals.set(id, resize)
+    reply({ t: 'terminal', id }, socket)
+    reply({ t: 'started', id, pid })
+    exited.then(({ code, signal }) => {
+      terminals.delete(id)
+      setTimeout(() => groups.delete(id), killGraceMs + 4 * GROUP_POLL_MS).unref()
+      reply({ t: 'exit', id, code, signal })
+    })
+  /* c8 ignore next -- the terminal cannot be opened only when the system runs out of descriptors, terminals or processes after the check above */
+  }, (err) => reply({ t: 'failed', id, code: err.code ?? 'EPTY', message: err.message }))
+}
+
 /** How often the channel is checked, in ms (see below). */
 const CHANNEL_POLL_MS = 100
 
@@ -114,11 +144,11 @@ let orphanedAt
 function orphaned () {
   if (orphanedAt !== undefined) return
   const started = orphanedAt = Date.now()
-  for (const { pid } of groups.values()) signalGroup(pid, 'SIGTERM')
+  for (const group of groups.values()) signalGroup(group, 'SIGTERM')
   const check = () => {
-    for (const [id, { pid, killGraceMs }] of groups) {
-      if (!signalGroup(pid, 0)) groups.delete(id)
-      else if (Date.now() - started >= killGraceMs) signalGroup(pid, 'SIGKILL')
+    for (const [id, group] of groups) {
+      if (!signalGroup(group, 0)) groups.delete(id)
+      else if (Date.now() - started >= group.killGraceMs) signalGroup(group, 'SIGKILL')
     }
     if (groups.size === 0) process.exit(0)
     setTimeout(check, GROUP_POLL_MS)
@@ -131,7 +161,9 @@ function orphaned () {
 process.on('SIGINT', () => {})
 process.on('SIGTERM', () => {})
 process.on('message', (message) => {
-  start(message.id, message.spec)
+  if (message.t === 'resize') return terminals.get(message.id)?.(message.cols, message.rows)
+  if (message.spec.terminal === undefined) start(message.id, message.spec)
+  else startTerminal(message.id, message.spec)
   started()
 })
 process.once('disconnect', orphaned)

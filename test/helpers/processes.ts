@@ -36,3 +36,27 @@ export function childrenOf (ppid: number): Array<{ pid: number, state: string }>
 export function openDescriptors (): number {
   return readdirSync('/proc/self/fd').length
 }
+
+/** The parent process id of `pid`, from /proc (undefined once it has ended). */
+export function parentOf (pid: number): number | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1])
+  } catch {
+    return undefined
+  }
+}
+
+/** The command lines of the processes whose parent is `ppid` (spawners included, unlike {@link childrenOf}), by pid. */
+export function directChildren (ppid: number): Map<number, string> {
+  const out = new Map<number, string>()
+  for (const entry of readdirSync('/proc')) {
+    if (!/^[0-9]+$/.test(entry) || parentOf(Number(entry)) !== ppid) continue
+    try {
+      out.set(Number(entry), readFileSync(`/proc/${entry}/cmdline`, 'latin1').replaceAll('\0', ' '))
+    } catch {
+      // the process ended while we looked
+    }
+  }
+  return out
+}

@@ -1,6 +1,6 @@
 import { createRequire } from 'node:module'
 import t from 'tap'
-import { connect } from '../helpers/client.js'
+import { connect, until } from '../helpers/client.js'
 import { node, startServer } from '../helpers/server.js'
 
 // A file of its own: the module cache starts empty, so what the sessions load is all that is in it.
@@ -10,8 +10,17 @@ function nodePtyLoaded (): boolean {
   return Object.keys(createRequire(import.meta.url).cache).some((file) => file.includes('@lydell/node-pty'))
 }
 
-t.test('node-pty is loaded by the first terminal session, not by a server that only runs pipe sessions', async (t) => {
-  const s = await startServer(t, `/echo:\n  command: [cat]\n/tty:\n  command: ${node('tty.mjs')}\n  tty: true\n`)
+t.test('with spawners, the server never loads node-pty: its terminal sessions start in a spawner', async (t) => {
+  const s = await startServer(t, `spawners: 1\nroutes:\n  /tty:\n    command: ${node('tty.mjs')}\n    tty: true\n`)
+  const tty = connect(`${s.url}/tty`)
+  await until(() => tty.messages.join('').includes('isatty true true'), 'the program to run on a terminal')
+  t.notOk(nodePtyLoaded(), 'no node-pty in the server')
+  tty.ws.close()
+  await tty.closed
+})
+
+t.test('spawners: 0: node-pty is loaded by the first terminal session, not by a server that only runs pipe sessions', async (t) => {
+  const s = await startServer(t, `spawners: 0\nroutes:\n  /echo:\n    command: [cat]\n  /tty:\n    command: ${node('tty.mjs')}\n    tty: true\n`)
   const pipe = connect(`${s.url}/echo`)
   await pipe.opened
   pipe.ws.send('hello')

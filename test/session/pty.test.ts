@@ -76,16 +76,19 @@ t.test('the default terminal is 80x24', async (t) => {
   await c.closed
 })
 
-t.test('python3 -i shows its prompt; an empty binary message types Ctrl-D and ends it', async (t) => {
-  if (!needProgram(t, 'python3')) return
-  const s = await startServer(t, '/py:\n  command: [python3, -i, -q]\n  tty: true\n  cwd: /\n')
-  const c = connect(`${s.url}/py`)
-  await shows(c, '>>> ')
-  c.ws.send('print(6 * 7)\r')
-  await shows(c, '42\r\n>>> ')
-  c.ws.send(Buffer.alloc(0))
-  t.match(await c.closed, { code: 1000, reason: 'exit 0' })
-})
+// In a spawner (the default) and in the server (spawners: 0): each starts the terminal itself.
+for (const spawners of [1, 0]) {
+  t.test(`spawners: ${spawners}: python3 -i shows its prompt; an empty binary message types Ctrl-D and ends it`, async (t) => {
+    if (!needProgram(t, 'python3')) return
+    const s = await startServer(t, `spawners: ${spawners}\nroutes:\n  /py:\n    command: [python3, -i, -q]\n    tty: true\n    cwd: /\n`)
+    const c = connect(`${s.url}/py`)
+    await shows(c, '>>> ')
+    c.ws.send('print(6 * 7)\r')
+    await shows(c, '42\r\n>>> ')
+    c.ws.send(Buffer.alloc(0))
+    t.match(await c.closed, { code: 1000, reason: 'exit 0' })
+  })
+}
 
 t.test('bash: tty, stty size, job control; closing the session ends every process of the terminal', async (t) => {
   const s = await startServer(t, '/sh:\n  command: [bash, --norc, --noprofile]\n  tty: true\n  env: { PS1: "$ " }\n  closeGrace: 100ms\n  killGrace: 500ms\n')
@@ -165,17 +168,19 @@ t.test('a tty route whose program cannot be executed reports it as output and an
   t.match(screen(c), 'execvp(3) failed')
 })
 
-t.test('input and resizes that come after the program ended are dropped', async (t) => {
-  const s = await startServer(t, '/true:\n  command: [bash, -c, "echo bye"]\n  tty: true\n')
-  const c = await rawUpgrade(s.port, '/true')
-  while (closeCodeOf(c.received()) === undefined) await once(c.socket, 'data', { signal: AbortSignal.timeout(DEADLINE_MS) })
-  // The server has sent its close frame; until the client answers, its messages still arrive.
-  c.socket.write(Buffer.concat([frame(0x1, Buffer.from('{"resize":{"cols":10,"rows":5}}')), frame(0x1, Buffer.from('late')), frame(0x8, Buffer.from([0x03, 0xe8]))]))
-  await c.closed
-  const [session] = s.app.wsexec.sessions
-  t.match(await session?.done, { exitCode: 0, in: { messages: 2 } })
-  t.equal(closeCodeOf(c.received()), 1000)
-})
+for (const spawners of [1, 0]) {
+  t.test(`spawners: ${spawners}: input and resizes that come after the program ended are dropped`, async (t) => {
+    const s = await startServer(t, `spawners: ${spawners}\nroutes:\n  /true:\n    command: [bash, -c, "echo bye"]\n    tty: true\n`)
+    const c = await rawUpgrade(s.port, '/true')
+    while (closeCodeOf(c.received()) === undefined) await once(c.socket, 'data', { signal: AbortSignal.timeout(DEADLINE_MS) })
+    // The server has sent its close frame; until the client answers, its messages still arrive.
+    c.socket.write(Buffer.concat([frame(0x1, Buffer.from('{"resize":{"cols":10,"rows":5}}')), frame(0x1, Buffer.from('late')), frame(0x8, Buffer.from([0x03, 0xe8]))]))
+    await c.closed
+    const [session] = s.app.wsexec.sessions
+    t.match(await session?.done, { exitCode: 0, in: { messages: 2 } })
+    t.equal(closeCodeOf(c.received()), 1000)
+  })
+}
 
 t.test('a client that stops reading stops the terminal program; nothing is lost', async (t) => {
   const s = await startServer(t, `/yes:\n  command: ${node('yes.mjs')}\n  tty: true\n  mode: binary\n  closeGrace: 100ms\n  killGrace: 100ms\n`)
@@ -208,4 +213,19 @@ t.test('a terminal whose output is not read stops reading the terminal, and lose
   const lines = Buffer.concat(chunks).toString().split('\r\n')
   t.equal(lines.length, 50_001)
   t.ok(lines.slice(0, 50_000).every((line, i) => line === `y ${i}`), 'every line, in order')
+})
+
+t.test('in the server (spawners: 0): a resize or a hang-up after the exit does nothing', async (t) => {
+  const program = new TerminalProcess({ file: '/bin/true', args: [], env: {}, cwd: undefined, cols: 80, rows: 24 })
+  program.stdout.resume()
+  t.same(await once(program, 'exit', { signal: AbortSignal.timeout(DEADLINE_MS) }), [0, null])
+  program.resize(10, 5)
+  program.hangUp()
+  t.pass('no error: the terminal is closed')
+
+  const sleeper = new TerminalProcess({ file: '/bin/sleep', args: ['1000'], env: {}, cwd: undefined, cols: 80, rows: 24 })
+  sleeper.stdout.resume()
+  const exited = once(sleeper, 'exit', { signal: AbortSignal.timeout(DEADLINE_MS) })
+  sleeper.stdin.end()
+  t.same(await exited, [null, 'SIGHUP'], 'the end of input hangs the terminal up')
 })

@@ -193,7 +193,7 @@ t.test('pipes read from their arrival (the read buffer off) that ended before th
   stdout.resume()
   stderr.resume()
   await Promise.all([once(stdout, 'end', { signal }), once(stderr, 'end', { signal }), once(child, 'exit', { signal })])
-  const program = new RemoteProgram(child.pid as number, [child.stdin as Socket, stdout, stderr])
+  const program = new RemoteProgram(child.pid as number, [child.stdin as Socket, stdout, stderr], () => {})
   program.tell('exit', 0, null)
   m.answer({ program })
   await until(() => connection.closes.length > 0, 'the close')
