@@ -24,7 +24,7 @@ export const DEFAULTS = Object.freeze({
   protocols: Object.freeze(['plain'] as const),
   /** The default `spawners` is the number of cores, at most this. */
   maxDefaultSpawners: 4,
-  maxPendingSpawns: 64
+  startTimeout: '30s'
 } as const)
 
 function StringEnum<const T extends readonly string[]> (values: T, options: { default?: T[number], description?: string } = {}): TUnsafe<T[number]> {
@@ -100,7 +100,8 @@ export const ConfigSchema = Type.Object({
   }, { additionalProperties: false })),
   console: Type.Optional(Type.Boolean({ default: DEFAULTS.console, description: 'serve the dev console page at / (--console)' })),
   spawners: Type.Optional(Type.Integer({ minimum: 0, maximum: 64, description: 'processes that start the programs, off the server\'s event loop (default: the number of cores, at most 4; 0: programs start in the server process)' })),
-  maxPendingSpawns: Type.Optional(Type.Integer({ minimum: 1, default: DEFAULTS.maxPendingSpawns, description: 'program starts in flight at once; more upgrades are refused with 503 WSEXEC_ERR_BUSY and Retry-After' })),
+  maxPendingSpawns: Type.Optional(Type.Integer({ minimum: 1, description: 'program starts waiting or in flight at once (the start queue); more upgrades are refused with 503 WSEXEC_ERR_BUSY and Retry-After (default: maxSessions; no limit when maxSessions is 0)' })),
+  startTimeout: Type.Optional(Duration('how long a start may wait in the queue for a spawner; then the session closes with 1013 start timeout', DEFAULTS.startTimeout)),
   static: Type.Optional(Type.Object({
     dir: Type.String({ minLength: 1, description: 'folder of files to serve, relative to the config file' }),
     prefix: Type.Optional(Type.String({ pattern: '^/', default: DEFAULTS.staticPrefix, description: 'URL path the files are served under' }))
