@@ -16,6 +16,8 @@ export const CloseCode = Object.freeze({
   MESSAGE_TOO_BIG: 1009,
   /** The program could not be started, or the session failed inside the server. */
   INTERNAL_ERROR: 1011,
+  /** Try again later: the program's start waited longer than `startTimeout` for a spawner. */
+  TRY_AGAIN_LATER: 1013,
   /** The program exited with status N: the code is EXIT_BASE + N (4001–4255). */
   EXIT_BASE: 4000,
   /** The program was killed by signal N: the code is SIGNAL_BASE + N (4129–4192), like a shell's 128 + N. */
@@ -46,6 +48,11 @@ export function closeForExit (exitCode: number | null, signal: string | null): C
 /** The close frame for a program that could not be started (`spawn failed: ENOENT`). */
 export function closeForSpawnError (code: string): Close {
   return { code: CloseCode.INTERNAL_ERROR, reason: `spawn failed: ${code}` }
+}
+
+/** The close frame of a session whose start waited in the queue longer than `startTimeout`: 1013 `start timeout`. */
+export function closeForStartTimeout (): Close {
+  return { code: CloseCode.TRY_AGAIN_LATER, reason: 'start timeout' }
 }
 
 /** The close frame of a session whose spawner died before it could tell the program's exit. */

@@ -32,7 +32,9 @@ export const errors = {
   TOO_MANY_AUTH_FAILURES: createError('WSEXEC_ERR_TOO_MANY_AUTH_FAILURES', 'Too many failed authentications from your address on %s: try again later', 429),
   /** The server (maxSessions) or the route (its maxSessions) is full; Retry-After says when to come back. */
   TOO_MANY_SESSIONS: createError('WSEXEC_ERR_TOO_MANY_SESSIONS', 'Too many sessions on %s: try again later', 503),
-  /** `maxPendingSpawns` program starts are in flight already; Retry-After says when to come back. */
+  /** The server holds `maxConnections` connections (the descriptor budget's or the configured cap): answered on the raw connection, before any request is read. */
+  TOO_MANY_CONNECTIONS: createError('WSEXEC_ERR_TOO_MANY_CONNECTIONS', 'Too many connections: try again later', 503),
+  /** `maxPendingSpawns` program starts are waiting or in flight already; Retry-After says when to come back. */
   BUSY: createError('WSEXEC_ERR_BUSY', 'The server is busy starting programs: try again later', 503),
   /** The client address has maxSessionsPerClient sessions open already. */
   TOO_MANY_CLIENT_SESSIONS: createError('WSEXEC_ERR_TOO_MANY_CLIENT_SESSIONS', 'Too many sessions from your address on %s', 429),

@@ -63,10 +63,12 @@ export type Config = Readonly<{
   console: boolean
   /** Spawner processes that start the programs (0: programs start in the server process). */
   spawners: number
-  /** Program starts in flight at once, beyond which upgrades are refused (503 WSEXEC_ERR_BUSY). */
+  /** Program starts waiting or in flight at once, beyond which upgrades are refused (503 WSEXEC_ERR_BUSY); Infinity for no limit. */
   maxPendingSpawns: number
   /** The longest path parameter value (characters, decoded); longer is 404 before the pattern runs. */
   maxParamLength: number
+  /** How long a start may wait in the queue for a spawner before its session closes with 1013, in ms. */
+  startTimeoutMs: number
   /** Static files: an absolute folder, a prefix ending in `/`, and where `dir` stands in the source. */
   static: Readonly<{ dir: string, prefix: string, dirAt: Position }> | undefined
   routes: readonly Route[]

@@ -7,6 +7,7 @@ import { toBytes } from './size.js'
 import type { Position } from './positions.js'
 import { DEFAULTS, type ConfigInput } from './schema.js'
 import { defaultAuth, routeSecurity, serverSecurity } from './security.js'
+import { SECURITY_DEFAULTS } from './security-schema.js'
 
 /**
  * The configuration as the server uses it, from input the schema and the rules accepted:
@@ -69,7 +70,9 @@ export function normalise (input: ConfigInput, source: string, baseDir: string, 
     }),
     console: input.console ?? DEFAULTS.console,
     spawners: input.spawners ?? Math.min(availableParallelism(), DEFAULTS.maxDefaultSpawners),
-    maxPendingSpawns: input.maxPendingSpawns ?? DEFAULTS.maxPendingSpawns,
+    // The start queue holds as many as there may be sessions: a burst waits instead of being refused.
+    maxPendingSpawns: input.maxPendingSpawns ?? pendingFor(input.maxSessions ?? SECURITY_DEFAULTS.maxSessions),
+    startTimeoutMs: toMs(input.startTimeout ?? DEFAULTS.startTimeout),
     maxParamLength: input.maxParamLength ?? DEFAULTS.maxParamLength,
     static: input.static === undefined
       ? undefined
@@ -83,6 +86,11 @@ export function normalise (input: ConfigInput, source: string, baseDir: string, 
       http: Object.freeze({ ...input.headers?.http })
     })
   })
+}
+
+/** The default bound of the start queue: `maxSessions`, or none when sessions have no limit. */
+function pendingFor (maxSessions: number): number {
+  return maxSessions === 0 ? Infinity : maxSessions
 }
 
 function withSlash (prefix: string): string {

@@ -25,8 +25,8 @@ export const DEFAULTS = Object.freeze({
   protocols: Object.freeze(['plain'] as const),
   /** The default `spawners` is the number of cores, at most this. */
   maxDefaultSpawners: 4,
-  maxPendingSpawns: 64,
   maxParamLength: 256,
+  startTimeout: '30s',
   share: Object.freeze({ input: 'none', replay: 0, linger: '0s', maxLag: '1MiB' } as const),
   resume: Object.freeze({ window: '60s', buffer: '1MiB' } as const)
 } as const)
@@ -133,7 +133,8 @@ export const ConfigSchema = Type.Object({
   }, { additionalProperties: false })),
   console: Type.Optional(Type.Boolean({ default: DEFAULTS.console, description: 'serve the dev console page at / (--console)' })),
   spawners: Type.Optional(Type.Integer({ minimum: 0, maximum: 64, description: 'processes that start the programs, off the server\'s event loop (default: the number of cores, at most 4; 0: programs start in the server process)' })),
-  maxPendingSpawns: Type.Optional(Type.Integer({ minimum: 1, default: DEFAULTS.maxPendingSpawns, description: 'program starts in flight at once; more upgrades are refused with 503 WSEXEC_ERR_BUSY and Retry-After' })),
+  maxPendingSpawns: Type.Optional(Type.Integer({ minimum: 1, description: 'program starts waiting or in flight at once (the start queue); more upgrades are refused with 503 WSEXEC_ERR_BUSY and Retry-After (default: maxSessions; no limit when maxSessions is 0)' })),
+  startTimeout: Type.Optional(Duration('how long a start may wait in the queue for a spawner; then the session closes with 1013 start timeout', DEFAULTS.startTimeout)),
   maxParamLength: Type.Optional(Type.Integer({ minimum: 1, default: DEFAULTS.maxParamLength, description: 'the longest path parameter value, in characters once decoded; a longer one is 404 before its pattern runs' })),
   static: Type.Optional(Type.Object({
     dir: Type.String({ minLength: 1, description: 'folder of files to serve, relative to the config file' }),

@@ -18,10 +18,18 @@ export function outcomeOf (summary: SessionSummary): Outcome {
   return summary.exitCode === 0 ? 'exit_zero' : 'exit_nonzero'
 }
 
+/** What {@link Metrics.trackLimits} reads at each scrape. */
+export interface LimitsSource {
+  readonly budget: { readonly limit: number, readonly reserved: number } | undefined
+  readonly limits: { readonly maxSessions: number, readonly maxConnections: number }
+  readonly connections: { readonly open: number } | undefined
+}
+
 /**
  * The Prometheus metrics of one server, in their own registry (so several servers in one process
  * do not collide), with prom-client's default process metrics.
  */
+
 export class Metrics {
   readonly registry = new Registry()
   readonly #active: Gauge<'route'>
@@ -89,6 +97,35 @@ export class Metrics {
         }
         this.set({ direction: 'to_client' }, toClient)
         this.set({ direction: 'to_program' }, toProgram)
+      }
+    })
+  }
+
+  /**
+   * Exposes the descriptor budget and the limits in effect (`wsexec_descriptors_limit`,
+   * `wsexec_descriptors_reserved`, `wsexec_sessions_max`, `wsexec_connections_max`), the
+   * connections open and the program starts waiting or sent to a spawner, read at scrape time.
+   */
+  trackLimits (source: LimitsSource, starter: () => { readonly inFlight: number, readonly queued: number } | undefined): void {
+    const registers = [this.registry]
+    const gauge = (name: string, help: string, value: () => number): void => {
+      new Gauge({ name, help, registers, collect () { this.set(value()) } }) // eslint-disable-line no-new -- the registry keeps it
+    }
+    gauge('wsexec_descriptors_limit', 'The soft descriptor limit (RLIMIT_NOFILE) the budget was derived from; 0 when unknown or unlimited', () => source.budget?.limit ?? 0)
+    gauge('wsexec_descriptors_reserved', 'Descriptors the budget keeps for the server itself (open at start-up, spawners\' channels, a reserve)', () => source.budget?.reserved ?? 0)
+    gauge('wsexec_sessions_max', 'Sessions at once in effect: maxSessions within the descriptor budget (0: no limit)', () => source.limits.maxSessions)
+    gauge('wsexec_connections_max', 'Connections at once in effect: maxConnections within the descriptor budget', () => source.limits.maxConnections)
+    gauge('wsexec_connections_open', 'Connections open now (not counting those being refused)', () => source.connections?.open ?? 0)
+    new Gauge({ // eslint-disable-line no-new -- the registry keeps it
+      name: 'wsexec_starts_pending',
+      help: 'Program starts asked for and not yet answered, by state (queued: waiting for a spawner; sent: a spawner is starting it)',
+      labelNames: ['state'],
+      registers,
+      collect () {
+        const pool = starter()
+        const queued = pool?.queued ?? 0
+        this.set({ state: 'queued' }, queued)
+        this.set({ state: 'sent' }, (pool?.inFlight ?? 0) - queued)
       }
     })
   }

@@ -6,6 +6,7 @@ import type { FastifyInstance } from 'fastify'
 import type { Config, LoadedConfig } from '../config/model.js'
 import type { TlsSpec } from '../config/security.js'
 import { largestMessage, type ServerState } from './state.js'
+import type { ConnectionCap } from './connection-cap.js'
 
 /** How long file events are gathered before one reload (editors write in several steps), in ms. */
 export const WATCH_SETTLE_MS = 100
@@ -73,8 +74,7 @@ export function reloader (app: FastifyInstance, state: ServerState, built: Loade
   let pem = built.security.tls?.pem ?? null
   return (config) => {
     state.routing = state.compile(config)
-    state.counter.setServerLimits(config.security)
-    app.server.maxConnections = config.security.maxConnections
+    ;(state.connections as ConnectionCap).max = state.applyLimits(config).maxConnections
     app.server.keepAliveTimeout = config.security.keepAliveTimeoutMs
     app.websocketServer.options.maxPayload = largestMessage(config)
     app.log.info({ routes: config.routes.length, source: config.source }, 'configuration reloaded')

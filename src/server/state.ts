@@ -2,9 +2,11 @@ import type { FastifyBaseLogger, FastifyError, FastifyInstance, FastifyReply, Fa
 import type { LoadedConfig, LoadedRoute } from '../config/model.js'
 import { AuthFailures } from '../security/failures.js'
 import type { Pass } from '../security/guard.js'
+import { budgetWarning, effectiveLimits, readBudget, type DescriptorBudget, type EffectiveLimits } from '../security/budget.js'
 import { SessionCounter } from '../security/limits.js'
 import { routeEnvironments } from '../session/env.js'
 import type { SpawnerPool } from '../spawner/pool.js'
+import type { ConnectionCap } from './connection-cap.js'
 import { FastReceive } from '../session/receive.js'
 import type { ServedSession } from '../session/served.js'
 import type { Session } from '../session/session.js'
@@ -87,6 +89,12 @@ export class ServerState {
   readonly env: Readonly<Record<string, string | undefined>>
   /** The spawner processes that start programs, once {@link loadSessions} has made them; none with `spawners: 0`. */
   starter: SpawnerPool | undefined
+  /** What the descriptor limit allows, read at start-up; undefined where it cannot be read or is unlimited. */
+  readonly budget: DescriptorBudget | undefined
+  /** The server-wide `maxSessions` and `maxConnections` in effect: the configured ones within {@link budget}. */
+  limits: EffectiveLimits
+  /** The main server's connection cap, once `createServers` has made it. */
+  connections: ConnectionCap | undefined
 
   readonly #spawners: number
   readonly #log: FastifyBaseLogger
@@ -105,7 +113,27 @@ export class ServerState {
     })
     this.metrics.fastReceive(this.fastReceive.active)
     this.routing = this.compile(config)
-    this.counter = new SessionCounter(config.security)
+    this.budget = readBudget(config.spawners)
+    this.limits = this.limitsFor(config)
+    this.counter = new SessionCounter({ maxSessions: this.limits.maxSessions, maxSessionsPerClient: config.security.maxSessionsPerClient })
+    this.metrics.trackLimits(this, () => this.starter)
+  }
+
+  /**
+   * The limits in effect for `config` within the descriptor budget; logs a warning (the limit,
+   * what fits, how to raise it) when the configured ones do not fit.
+   */
+  limitsFor (config: LoadedConfig): EffectiveLimits {
+    const limits = effectiveLimits(config.security, this.budget)
+    if (limits.capped) this.#log.warn(budgetWarning(config.security, this.budget as DescriptorBudget, limits), 'descriptor limit too low for the configured limits')
+    return limits
+  }
+
+  /** Applies `config`'s server-wide session limits (a reload): within the budget, as at start-up. */
+  applyLimits (config: LoadedConfig): EffectiveLimits {
+    this.limits = this.limitsFor(config)
+    this.counter.setServerLimits({ maxSessions: this.limits.maxSessions, maxSessionsPerClient: config.security.maxSessionsPerClient })
+    return this.limits
   }
 
   /** The routing for `config`, with the server's environment. */
@@ -121,7 +149,7 @@ export class ServerState {
   async loadSessions (): Promise<void> {
     this.#loading ??= Promise.all([
       import('../session/assemble.js').then((m) => { this.#startSession = m.startSession }),
-      this.#spawners === 0 ? undefined : import('../spawner/pool.js').then(async (m) => this.#startSpawners(new m.SpawnerPool(this.#spawners, this.#log)))
+      this.#spawners === 0 ? undefined : import('../spawner/pool.js').then(async (m) => this.#startSpawners(new m.SpawnerPool(this.#spawners, this.#log, () => this.routing.config.startTimeoutMs)))
     ]).then(() => {})
     return this.#loading
   }

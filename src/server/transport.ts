@@ -3,6 +3,7 @@ import fp from 'fastify-plugin'
 import type { LoadedConfig } from '../config/model.js'
 import { transportOptions } from '../security/tls.js'
 import { lazyCompilers } from './compilers.js'
+import { ConnectionCap } from './connection-cap.js'
 import { hostGuard } from './guards.js'
 import { pathOf, type ServerState } from './state.js'
 import { frameworkErrors } from './upgrade-sockets.js'
@@ -26,9 +27,10 @@ export function createServers (config: LoadedConfig, logger: FastifyBaseLogger, 
   const metricsServer = metrics.enabled && metrics.port !== undefined
     ? fastify({ ...lazyCompilers(), loggerInstance: logger, logController: new LogController({ disableRequestLogging: true }), keepAliveTimeout: security.keepAliveTimeoutMs, forceCloseConnections: true })
     : undefined
-  // Node closes connections over the cap as they arrive ('drop'): idle clients cannot take every descriptor.
-  app.server.maxConnections = security.maxConnections
-  app.server.on('drop', () => state.metrics.refused('too_many_connections'))
+  // Connections over the cap (the configured one within the descriptor budget) are answered 503
+  // and closed as they arrive: idle clients cannot take the descriptors the admitted sessions need.
+  state.connections = new ConnectionCap(app.server, security.tls !== null, () => state.metrics.refused('too_many_connections'))
+  state.connections.max = state.limits.maxConnections
   // Once listening, an error of the server is a failed accept (EMFILE, ENFILE): it serves on.
   // Without a listener the 'error' event would end the process. (While listen() runs, fastify has its own.)
   app.server.once('listening', () => {

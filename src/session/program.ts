@@ -45,10 +45,11 @@ export interface ProgramListener {
   lost (): void
 }
 
-/** Why the program did not start: the error code (ENOENT, EMFILE…) and message. */
+/** Why the program did not start: the error code (ENOENT, EMFILE…) and message; `timedOut` when it waited too long for a spawner. */
 export interface SpawnFailure {
   readonly code: string
   readonly message: string
+  readonly timedOut?: true
 }
 
 /** The child a session runs: execa's subprocess, a program a spawner started, or a program on a pseudo-terminal. */
@@ -140,6 +141,7 @@ export class Program {
     if ('lost' in outcome) return this.#lost(listener)
     // Nobody wants it any more, and it was never sent: an end without a status.
     if ('cancelled' in outcome) return listener.exit(null, null)
+    if ('timedOut' in outcome) return failed({ code: 'ETIMEDOUT', message: 'the start waited startTimeout for a spawner', timedOut: true })
     const program = outcome.program
     this.#child = program
     program.once('lost', () => this.#lost(listener))

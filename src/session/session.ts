@@ -1,7 +1,7 @@
 import { performance } from 'node:perf_hooks'
 import type { Writable } from 'node:stream'
 import type { FastifyBaseLogger } from 'fastify'
-import { CloseCode, closeForExit, closeForSpawnError, closeForSpawnerLost, type Close } from '../close-codes.js'
+import { CloseCode, closeForExit, closeForSpawnError, closeForStartTimeout, closeForSpawnerLost, type Close } from '../close-codes.js'
 import type { Route } from '../config/load.js'
 import type { ProgramStarter } from '../spawner/pool.js'
 import type { Connection, ConnectionListener } from './connection.js'
@@ -249,13 +249,13 @@ export class Session {
     flowChannel.publish({ session: this.id, event, ...this.bufferedBytes() })
   }
 
-  /** The program never started: 1011 with the error's code, and nothing left to wait for. */
-  #spawnFailed ({ code, message }: SpawnFailure): void {
+  /** The program never started: 1011 with the error's code (1013 when it waited too long), and nothing left to wait for. */
+  #spawnFailed ({ code, message, timedOut }: SpawnFailure): void {
     this.#spawnError = code
-    this.#o.log.warn({ ...this.#logFields(), err: { code, message }, remote: this.#o.remoteAddress }, 'spawn failed')
+    this.#o.log.warn({ ...this.#logFields(), err: { code, message }, remote: this.#o.remoteAddress }, timedOut === true ? 'start timeout' : 'spawn failed')
     this.#exit = { code: null, signal: null }
     this.#program.destroy()
-    this.#closeWith(closeForSpawnError(code))
+    this.#closeWith(timedOut === true ? closeForStartTimeout() : closeForSpawnError(code))
     this.#resolveSettled()
     this.#maybeFinish()
   }

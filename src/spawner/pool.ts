@@ -4,6 +4,7 @@ import type { Socket } from 'node:net'
 import { fileURLToPath } from 'node:url'
 import type { FastifyBaseLogger } from 'fastify'
 import { descriptorShortage } from '../session/descriptors.js'
+import { ProcessGroup } from '../session/process-group.js'
 import type { Reply, SpawnSpec } from './protocol.js'
 import { ReadBuffer } from './read-buffer.js'
 import { RemoteProgram } from './remote.js'
@@ -33,14 +34,16 @@ export interface StartError {
 }
 
 /**
- * The outcome of a start: the program, why it did not start, `lost` (its spawner died first) or
- * `cancelled` (the client left before the start was sent).
+ * The outcome of a start: the program, why it did not start, `lost` (its spawner died first),
+ * `cancelled` (the client left before the start was sent) or `timedOut` (it waited in the queue
+ * longer than the start timeout, and was never sent).
  */
 export type StartOutcome =
   | { program: RemoteProgram }
   | { error: StartError }
   | { lost: true }
   | { cancelled: true }
+  | { timedOut: true }
 
 /** What starts programs off the server's event loop: a {@link SpawnerPool} (or a fake one in tests). */
 export interface ProgramStarter {
@@ -54,6 +57,8 @@ interface Pending {
   resolve: (outcome: StartOutcome) => void
   /** The pipes handed over so far, by fd. */
   pipes: Array<Socket | undefined>
+  /** Whether stderr is a pipe too (else only stdin and stdout are handed over). */
+  stderr: boolean
 }
 
 interface Spawner {
@@ -68,9 +73,13 @@ interface Spawner {
 interface Queued {
   id: number
   spec: SpawnSpec
-  signal: AbortSignal
   resolve: (outcome: StartOutcome) => void
+  /** Takes it out of the queue once it has waited the start timeout. */
+  timer: NodeJS.Timeout | undefined
 }
+
+/** How long a start may wait in the queue by default, in ms (`startTimeout`). */
+const START_TIMEOUT_MS = 30_000
 
 /**
  * The spawner processes of one server: `count` Node processes (see `worker.mjs`), forked with an
@@ -93,9 +102,13 @@ export class SpawnerPool implements ProgramStarter {
   readonly #ready: Promise<void>
   #resolveReady!: () => void
 
-  constructor (count: number, log: FastifyBaseLogger) {
+  /** How long a start may wait in the queue for a spawner, in ms, read at each start (a reload changes it). */
+  readonly #startTimeoutMs: () => number
+
+  constructor (count: number, log: FastifyBaseLogger, startTimeoutMs: () => number = () => START_TIMEOUT_MS) {
     this.#count = count
     this.#log = log
+    this.#startTimeoutMs = startTimeoutMs
     this.#reads = new ReadBuffer(log)
     this.#ready = new Promise((resolve) => { this.#resolveReady = resolve })
   }
@@ -121,7 +134,8 @@ export class SpawnerPool implements ProgramStarter {
 
   /**
    * Starts a program in a spawner. Never rejects: a start that fails gives `error`, one whose
-   * spawner died `lost`, one whose `signal` aborted before it was sent `cancelled`.
+   * spawner died `lost`, one whose `signal` aborted before it was sent `cancelled`, one that waited
+   * in the queue longer than the start timeout `timedOut`.
    */
   async spawn (spec: SpawnSpec, signal: AbortSignal): Promise<StartOutcome> {
     // The pipes come to the server too: without descriptors for them, nothing is started.
@@ -132,12 +146,13 @@ export class SpawnerPool implements ProgramStarter {
     this.#inFlight++
     let cancel: (() => void) | undefined
     const outcome = await new Promise<StartOutcome>((resolve) => {
-      const queued: Queued = { id: ++this.#nextId, spec, signal, resolve }
+      const queued: Queued = { id: ++this.#nextId, spec, resolve, timer: undefined }
       this.#queue.push(queued)
       // Called off while it waits for a spawner: it leaves the queue (and stops counting) at once.
-      cancel = () => this.#cancel(queued)
+      cancel = () => this.#leave(queued, { cancelled: true })
       signal.addEventListener('abort', cancel, { once: true })
       this.#dispatch()
+      if (this.#queue.at(-1) === queued) queued.timer = setTimeout(() => this.#leave(queued, { timedOut: true }), this.#startTimeoutMs())
     })
     // The signal may live as long as the program: its listener (and the spec it holds) must not.
     signal.removeEventListener('abort', cancel as () => void)
@@ -145,18 +160,23 @@ export class SpawnerPool implements ProgramStarter {
     return outcome
   }
 
-  #cancel (queued: Queued): void {
+  /** Takes a start that still waits out of the queue, with `outcome`. */
+  #leave (queued: Queued, outcome: StartOutcome): void {
     const at = this.#queue.indexOf(queued)
     if (at === -1) return
     this.#queue.splice(at, 1)
-    queued.resolve({ cancelled: true })
+    clearTimeout(queued.timer)
+    queued.resolve(outcome)
   }
 
   /** Closes every spawner's channel (they end what is left of their programs) and waits for them to exit. */
   async close (): Promise<void> {
     this.#closed = true
     this.#resolveReady()
-    for (const queued of this.#queue.splice(0)) queued.resolve({ lost: true })
+    for (const queued of this.#queue.splice(0)) {
+      clearTimeout(queued.timer)
+      queued.resolve({ lost: true })
+    }
     await Promise.all([...this.#spawners].map(async (s) => {
       // A spawner that exited has left the set already (see #onExit).
       const exited = once(s.child, 'exit', { signal: AbortSignal.timeout(EXIT_WAIT_MS) }).catch(() => {})
@@ -187,7 +207,8 @@ export class SpawnerPool implements ProgramStarter {
       for (const s of this.#spawners) if (s.ready && (best === undefined || s.pending.size < best.pending.size)) best = s
       if (best === undefined || best.pending.size >= STARTS_PER_SPAWNER) return
       const queued = this.#queue.shift() as Queued
-      best.pending.set(queued.id, { resolve: queued.resolve, pipes: [] })
+      clearTimeout(queued.timer)
+      best.pending.set(queued.id, { resolve: queued.resolve, pipes: [], stderr: queued.spec.stderr })
       best.child.send({ t: 'spawn', id: queued.id, spec: queued.spec })
     }
   }
@@ -230,7 +251,17 @@ export class SpawnerPool implements ProgramStarter {
     // to a dead spawner is an 'error' event, ignored).
     const program = new RemoteProgram(reply.pid, pending.pipes, (size) => { spawner.child.send({ t: 'resize', id, ...size }) })
     spawner.running.set(id, program)
-    pending.resolve({ program })
+    const { pipes } = pending
+    // stdin, stdout and, when piped, stderr.
+    if (pipes.filter((pipe) => pipe !== undefined).length === (pending.stderr ? 3 : 2)) return pending.resolve({ program })
+    // A pipe that did not arrive: out of descriptors while Node received it (EMFILE in recvmsg), it
+    // was refused and the spawner gave up after its retries. The program cannot be bridged: it is
+    // ended (its exit, still to come, finds it in `running`) and its session fails alone.
+    /* c8 ignore next -- a pipe that did arrive, when the descriptors ran out between two of them: the test takes them all before the first arrives */
+    for (const pipe of pipes) pipe?.destroy()
+    new ProcessGroup(reply.pid, 0).kill()
+    this.#log.warn({ spawnerPid: spawner.child.pid, childPid: reply.pid }, 'pipe not received')
+    pending.resolve({ error: { code: 'EMFILE', message: 'a pipe of the program did not reach the server' } })
   }
 
   /** A spawner ended: its programs' sessions are told, and (unless the server is closing) a new one starts. */

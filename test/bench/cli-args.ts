@@ -17,7 +17,7 @@ export interface BenchOptions {
 export const USAGE = `usage: tsx test/bench/run.ts [--rounds N] [--only down,rtt] [--quick] [--readme README.md] [--candidate wsexec|websocketd]
   --rounds N       rounds of A B alternation (default 3)
   --only LIST      comma-separated scenarios: startup, down, down-wide, down-wide-64k,
-                   down-wide-100, up, rtt, spawn, conc, flood, long-line
+                   down-wide-100, up, rtt, spawn, storm, conc, flood, long-line
   --quick          small counts, for a smoke run
   --readme FILE    also replace the <!-- bench:start --> ... <!-- bench:end --> block of FILE
   --candidate K    server compared to websocketd (default wsexec; websocketd = harness self-check)`

@@ -1,7 +1,8 @@
+import { execFileSync } from 'node:child_process'
 import { once } from 'node:events'
 import t from 'tap'
 import { connect, type Client } from '../helpers/client.js'
-import { exitCode, logged, serve, STOP_DEADLINE_MS } from '../helpers/served.js'
+import { exitCode, logged, serve, STOP_DEADLINE_MS, type Served } from '../helpers/served.js'
 
 /** What became of one connection: a running session, a close before or after the open, or a refused connection. */
 async function outcome (c: Client): Promise<'running' | { code: number, reason: string }> {
@@ -13,8 +14,14 @@ async function outcome (c: Client): Promise<'running' | { code: number, reason: 
   return await Promise.race([c.received(1).then(() => 'running' as const), c.closed])
 }
 
-t.test('out of descriptors (prlimit --nofile=256): sessions close 1011 spawn failed, the server serves on', async (t) => {
-  const s = await serve(t, 'maxSessions: 1000\nmaxSessionsPerClient: 1000\nroutes:\n  /cat:\n    command: [cat]\n', { drainTimeout: '1s', prlimit: ['--nofile=256:256'] })
+/** Lowers the soft and hard descriptor limits of a running server (after its budget was read at start-up). */
+function lowerLimit (s: Served, limit: number): void {
+  execFileSync('prlimit', ['--pid', String(s.child.pid), `--nofile=${limit}:${limit}`])
+}
+
+t.test('out of descriptors after start-up (limit lowered to 256): sessions close 1011 spawn failed, the server serves on', async (t) => {
+  const s = await serve(t, 'maxSessions: 1000\nmaxSessionsPerClient: 1000\nroutes:\n  /cat:\n    command: [cat]\n', { drainTimeout: '1s' })
+  lowerLimit(s, 256)
   const clients: Client[] = []
   const closes: Array<{ code: number, reason: string }> = []
   let running = 0
@@ -54,8 +61,9 @@ t.test('out of descriptors (prlimit --nofile=256): sessions close 1011 spawn fai
   t.ok(s.records.some((r) => r['msg'] === 'spawn failed' && (r['err'] as { code: string }).code === 'EMFILE'), 'logged as spawn failed: EMFILE')
 })
 
-t.test('out of descriptors with spawners: 0: the start in the server process is not tried, 1011 spawn failed', async (t) => {
-  const s = await serve(t, 'spawners: 0\nmaxSessions: 1000\nmaxSessionsPerClient: 1000\nroutes:\n  /cat:\n    command: [cat]\n', { drainTimeout: '1s', prlimit: ['--nofile=256:256'] })
+t.test('out of descriptors after start-up with spawners: 0: the start in the server process is not tried, 1011 spawn failed', async (t) => {
+  const s = await serve(t, 'spawners: 0\nmaxSessions: 1000\nmaxSessionsPerClient: 1000\nroutes:\n  /cat:\n    command: [cat]\n', { drainTimeout: '1s' })
+  lowerLimit(s, 256)
   const clients: Client[] = []
   let failed: { code: number, reason: string } | undefined
   for (let i = 0; i < 300 && failed === undefined; i++) {

@@ -4,7 +4,7 @@ import { connect, until, upgradeStatus, type Client } from '../helpers/client.js
 import { parseExposition, valueOf } from '../helpers/metrics.js'
 import { rawConnect, statusOf, upgradeRequest, type RawConnection } from '../helpers/raw.js'
 import { stillServes } from '../helpers/security.js'
-import { startedSessions, startServer } from '../helpers/server.js'
+import { startedSessions, startServer, type TestServer } from '../helpers/server.js'
 
 t.test('the counter admits within every limit and releases once', async (t) => {
   const counter = new SessionCounter({ maxSessions: 3, maxSessionsPerClient: 2 })
@@ -111,9 +111,9 @@ t.test('a place is given back when the upgrade fails after the checks', async (t
   await stillServes(t, s)
 })
 
-t.test('connections over maxConnections are closed unanswered; an idle keep-alive connection is closed after keepAliveTimeout', async (t) => {
+t.test('connections over maxConnections are answered 503 and closed; an idle keep-alive connection is closed after keepAliveTimeout', async (t) => {
   const s = await startServer(t, 'maxSessions: 2\nkeepAliveTimeout: 200ms\nroutes:\n  /echo:\n    command: [cat]\n')
-  t.equal(s.app.server.maxConnections, 4, 'by default 2 × maxSessions')
+  t.equal(await connectionsMax(s), 4, 'by default 2 × maxSessions')
   const idle: RawConnection[] = []
   for (let i = 0; i < 4; i++) {
     const c = await rawConnect(s.port)
@@ -124,7 +124,8 @@ t.test('connections over maxConnections are closed unanswered; an idle keep-aliv
   const over = await rawConnect(s.port)
   over.socket.write('GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n')
   await over.closed
-  t.equal(over.received().length, 0, 'the fifth connection is closed without an answer')
+  t.equal(statusOf(over.received()), 503, 'the fifth connection is answered 503 and closed')
+  t.match(over.received(), /retry-after: 5\r\n[^]*"code":"WSEXEC_ERR_TOO_MANY_CONNECTIONS"/, 'with Retry-After and the error code')
   await Promise.all(idle.map((c) => c.closed))
   t.pass('the server closed the idle keep-alive connections')
   const samples = parseExposition(await (await fetch(`http://127.0.0.1:${s.port}/metrics`)).text())
@@ -133,7 +134,7 @@ t.test('connections over maxConnections are closed unanswered; an idle keep-aliv
 
   const { loadConfigText } = await import('../../src/config/pipeline.js')
   s.app.wsexec.reload(await loadConfigText('maxConnections: 7\nkeepAliveTimeout: 3s\nroutes:\n  /echo:\n    command: [cat]\n', {}, { source: 'next.yaml', baseDir: '/', env: { PATH: process.env['PATH'] } }))
-  t.equal(s.app.server.maxConnections, 7, 'a reload applies the cap')
+  t.equal(await connectionsMax(s), 7, 'a reload applies the cap')
   t.equal(s.app.server.keepAliveTimeout, 3000, 'and the keep-alive timeout')
   t.notOk(s.logs.some((r) => r.msg === 'restart to apply these settings'))
 })
@@ -141,8 +142,13 @@ t.test('connections over maxConnections are closed unanswered; an idle keep-aliv
 t.test('a failed accept (EMFILE) is logged and the server serves on', async (t) => {
   const s = await startServer(t, '/echo:\n  command: [cat]\n')
   t.equal(s.app.server.keepAliveTimeout, 5000, 'by default an idle keep-alive connection is closed after 5 s')
-  t.equal(s.app.server.maxConnections, 2000, 'and at most 2 × 1000 connections are open')
+  t.equal(await connectionsMax(s), 2000, 'and at most 2 × 1000 connections are open')
   s.app.server.emit('error', Object.assign(new Error('accept EMFILE'), { code: 'EMFILE' }))
   t.match(s.logs.find((r) => r.msg === 'server error'), { level: 40, err: { code: 'EMFILE', message: 'accept EMFILE' } })
   await stillServes(t, s)
 })
+
+/** The connection cap in effect, from /metrics. */
+async function connectionsMax (s: TestServer): Promise<number> {
+  return valueOf(parseExposition((await s.app.inject({ url: '/metrics' })).body), 'wsexec_connections_max')
+}
