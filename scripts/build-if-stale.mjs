@@ -3,7 +3,7 @@
 // The build's last output, the bundled command, stands for the whole build (a failed bundle
 // removes it).
 import { spawnSync } from 'node:child_process'
-import { readdirSync, statSync } from 'node:fs'
+import { existsSync, readdirSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 
 const root = new URL('..', import.meta.url).pathname
@@ -14,6 +14,9 @@ function newest (path) {
   if (!stat.isDirectory()) return stat.mtimeMs
   return Math.max(stat.mtimeMs, ...readdirSync(path).map((name) => newest(join(path, name))))
 }
+
+// A packed package ships dist/ and no sources (its prepare and prestart scripts come here): nothing to build.
+if (!existsSync(join(root, 'src'))) process.exit(0)
 
 const built = statSync(stamp, { throwIfNoEntry: false })?.mtimeMs ?? 0
 const sources = Math.max(...['src', 'scripts/bundle.mjs', 'tsconfig.json', 'tsconfig.build.json', 'package.json'].map((p) => newest(join(root, p))))

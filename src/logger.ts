@@ -44,6 +44,8 @@ function describe (log: Record): string {
   const fields: string[] = []
   for (const [key, value] of Object.entries(log)) {
     if (HIDDEN.has(key) || value === undefined) continue
+    // A route's announcement says its URL already: printed once.
+    if (key === 'url' && String(log['msg']).includes(String(value))) continue
     if (key === 'err') fields.push(`err=${JSON.stringify((value as Record)['message'] ?? value)}`)
     else fields.push(`${key}=${typeof value === 'string' ? value : JSON.stringify(value)}`)
   }

@@ -16,3 +16,9 @@ t.test('pretty terminal lines escape C0 and C1 controls: a program\'s stderr can
   t.notOk(out.includes('\u001b]'), 'no OSC sequence reaches the terminal')
   t.notOk(out.includes('\u0007'), 'no BEL either')
 })
+
+t.test('a route\'s announcement prints its URL once; a url the message does not say stays a field', async (t) => {
+  t.equal(terminalLine({ level: 30, msg: 'route ws://127.0.0.1:8080/echo → cat', route: '/echo', url: 'ws://127.0.0.1:8080/echo' }), 'route ws://127.0.0.1:8080/echo → cat')
+  t.equal(terminalLine({ level: 30, msg: 'console http://127.0.0.1:8080/', url: 'http://127.0.0.1:8080/' }), 'console http://127.0.0.1:8080/')
+  t.equal(terminalLine({ level: 20, msg: 'metrics listening', url: 'http://127.0.0.1:9090' }), 'metrics listening  url=http://127.0.0.1:9090')
+})

@@ -59,10 +59,10 @@ async function listenMore (app: FastifyInstance, hosts: readonly string[], port:
 
 /**
  * Serves `config` until SIGINT, SIGTERM or `io.stop` (draining first), reloading on SIGHUP or
- * (with `--watch`) when the file changes. Resolves to the exit code.
+ * (with `--watch`) when the file changes, or with `--dir` when the folder does. Resolves to the exit code.
  */
 export async function serve (config: LoadedConfig, options: Options, logger: Logger, io: CliIO): Promise<number> {
-  const [{ buildServer }, { listenSocket }, { watchFile }] = await Promise.all([
+  const [{ buildServer }, { listenSocket }, { watchFile, watchFolder }] = await Promise.all([
     import('../server/build.js'), import('../unix-socket.js'), import('../server/reload.js')
   ])
   const app = await buildServer(config, { logger, env: io.env })
@@ -121,7 +121,10 @@ export async function serve (config: LoadedConfig, options: Options, logger: Log
     }
   }
   const onHangup = (): void => { reload().catch(() => {}) }
-  const watcher = options.watch ? watchFile(resolve(io.cwd, options.config), onHangup) : undefined
+  const { dir } = options.websocketd
+  const watcher = options.watch
+    ? watchFile(resolve(io.cwd, options.config), onHangup)
+    : dir === undefined ? undefined : watchFolder(resolve(io.cwd, dir), onHangup)
   io.signals?.on('SIGINT', onSignal)
   io.signals?.on('SIGTERM', onSignal)
   io.signals?.on('SIGHUP', onHangup)

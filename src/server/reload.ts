@@ -11,6 +11,18 @@ import type { ConnectionCap } from './connection-cap.js'
 /** How long file events are gathered before one reload (editors write in several steps), in ms. */
 export const WATCH_SETTLE_MS = 100
 
+/** Gathers a burst of file events into one `onChange` call, {@link WATCH_SETTLE_MS} after the last; ended with the watcher. */
+function settled (onChange: () => void): { fire: () => void, cancel: () => void } {
+  let timer: NodeJS.Timeout | undefined
+  return {
+    fire: () => {
+      clearTimeout(timer)
+      timer = setTimeout(onChange, WATCH_SETTLE_MS)
+    },
+    cancel: () => clearTimeout(timer)
+  }
+}
+
 /**
  * Calls `onChange` once shortly after `file` changes. The folder is watched, not the file, so
  * editors that save by writing a new file and renaming it are seen too. Returns the watcher.
@@ -18,14 +30,19 @@ export const WATCH_SETTLE_MS = 100
 export function watchFile (file: string, onChange: () => void): FSWatcher {
   const path = resolve(file)
   const name = basename(path)
-  let timer: NodeJS.Timeout | undefined
-  const watcher = watch(dirname(path), (_event, changed) => {
-    if (changed !== name) return
-    clearTimeout(timer)
-    timer = setTimeout(onChange, WATCH_SETTLE_MS)
-  })
-  watcher.on('close', () => clearTimeout(timer))
-  return watcher
+  const change = settled(onChange)
+  const watcher = watch(dirname(path), (_event, which) => { if (which === name) change.fire() })
+  return watcher.on('close', change.cancel)
+}
+
+/**
+ * Calls `onChange` once shortly after anything under `dir` changes (`--dir`: scripts added,
+ * changed or removed after start-up are served or dropped, as websocketd finds each request's
+ * file when it comes). Returns the watcher.
+ */
+export function watchFolder (dir: string, onChange: () => void): FSWatcher {
+  const change = settled(onChange)
+  return watch(dir, { recursive: true }, change.fire).on('close', change.cancel)
 }
 
 /** How the server speaks: plain, TLS, or TLS that requires client certificates. */

@@ -1,6 +1,6 @@
 import { EventEmitter, once } from 'node:events'
 import { spawn } from 'node:child_process'
-import { lstat, mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { lstat, mkdtemp, rename, rm, writeFile } from 'node:fs/promises'
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -166,4 +166,18 @@ t.test('a metrics port in use is a runtime failure', async (t) => {
   await writeFile(join(dir, 'routes.yaml'), `metrics: { port: ${port}, host: 127.0.0.1 }\nroutes:\n  /a:\n    command: [cat]\n`)
   const r = await start(t, ['-c', 'routes.yaml', '--port', '0'], dir)
   t.equal(await r.done, 1)
+})
+
+t.test('--dir serves a script added after start-up, as websocketd finds each request\'s file', async (t) => {
+  const dir = await tempDir(t)
+  const outside = await tempDir(t)
+  await writeFile(join(dir, 'one.sh'), '#!/bin/sh\necho one\n', { mode: 0o755 })
+  const r = await start(t, ['--dir', dir, '--port', '0', '--log-level', 'info'], dir)
+  const ws = r.url.replace('http', 'ws')
+  // Written elsewhere and renamed in: the folder sees the whole script at once.
+  await writeFile(join(outside, 'two.sh'), '#!/bin/sh\necho two\n', { mode: 0o755 })
+  await rename(join(outside, 'two.sh'), join(dir, 'two.sh'))
+  t.match(await r.logged('configuration reloaded'), { routes: 2 })
+  t.same(await connect(`${ws}/two.sh`).received(1), ['two'])
+  t.same(await connect(`${ws}/one.sh`).received(1), ['one'])
 })
