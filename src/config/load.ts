@@ -8,7 +8,7 @@ import type { Config } from './model.js'
 import { normalise } from './normalise.js'
 import { PositionFinder } from './positions.js'
 import { checkEndpoints, checkRoute } from './rules.js'
-import { DEFAULTS, type ConfigInput } from './schema.js'
+import { DEFAULTS, type ConfigInput, type RouteInput } from './schema.js'
 import { checkSecurity } from './security.js'
 import { validateSchema, type SchemaProblem } from './validate.js'
 
@@ -69,7 +69,7 @@ export function parseConfig (text: string, source: string, baseDir: string, opti
       const sound = soundPart(route, ['routes', path], schemaProblems)
       return sound === undefined ? [] : [[path, sound] as const]
     })
-  for (const [path, route] of routes) problems.push(...checkRoute(path, route, problem), ...checkSecurity(route, ['routes', path], problem, input.trustProxy), ...checkContainment(route, ['routes', path], problem, input))
+  for (const [path, route] of routes) problems.push(...checkRoute(path, route, problem, Object.keys((input.routes[path] as RouteInput).params ?? {})), ...checkSecurity(route, ['routes', path], problem, input.trustProxy), ...checkContainment(route, ['routes', path], problem, input))
   const endpointsSound = !schemaProblems.some((p) => p.path[0] === 'health' || p.path[0] === 'metrics')
   if (top !== undefined && routes.length > 0 && endpointsSound) problems.push(...checkEndpoints({ ...top, routes: input.routes }, problem))
   if (options.env !== undefined) {

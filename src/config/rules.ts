@@ -11,9 +11,10 @@ const PARAM_SEGMENT = /^:([A-Za-z_][A-Za-z0-9_]*)$/
 /**
  * Route rules a schema cannot express: path syntax, one pattern per parameter, valid patterns,
  * `{placeholders}` that name parameters. `route` holds the keys the schema accepts (any may be
- * missing when the file got them wrong).
+ * missing when the file got them wrong); `written` names the parameters the file gives an entry in
+ * `params`, well-formed or not (a malformed one has its own message, not "needs a pattern").
  */
-export function checkRoute (path: string, route: Partial<RouteInput>, problem: Problem): ConfigProblem[] {
+export function checkRoute (path: string, route: Partial<RouteInput>, problem: Problem, written: readonly string[]): ConfigProblem[] {
   const at = ['routes', path]
   const out: ConfigProblem[] = []
   const names = new Set<string>()
@@ -31,7 +32,7 @@ export function checkRoute (path: string, route: Partial<RouteInput>, problem: P
   }
   const params = route.params ?? {}
   for (const name of names) {
-    if (params[name] === undefined) out.push(problem([...at, 'params'], `path parameter :${name} needs a pattern in params`))
+    if (params[name] === undefined && !written.includes(name)) out.push(problem([...at, 'params'], `path parameter :${name} needs a pattern in params`))
   }
   for (const [name, param] of Object.entries(params)) {
     if (!names.has(name)) out.push(problem([...at, 'params', name], `is not a parameter of the path ${path}`, true))
